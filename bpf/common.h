@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Includes, load-time configuration and the per-packet context shared by the
+ * pipeline stages. */
+#ifndef XDPD_BPF_COMMON_H
+#define XDPD_BPF_COMMON_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "xdpd/abi.h"
+
+/* Load-time configuration. The control plane sets these before load; the
+ * verifier then prunes every stage that is switched off, so it costs nothing. */
+const volatile __u32 cfg_ifslot = 0;            /* slot in xdpd_stats        */
+const volatile __u32 cfg_fw_enabled = 0;        /* firewall stage compiled in */
+const volatile __u32 cfg_malformed_action = XDPD_ACT_DROP;
+const volatile __u32 cfg_multibuf = 0;          /* count bytes of all frags   */
+
+/* What the parser learnt about one packet. */
+struct pkt {
+	void *data;
+	void *data_end;
+	__u64 len;                 /* bytes, for counters                      */
+	__u16 l3_off;              /* offset of the IP header                  */
+	__u16 l4_off;              /* offset of the L4 header (0: none)        */
+	__u8 l3;                   /* enum xdpd_l3                             */
+	__u8 l4;                   /* enum xdpd_l4                             */
+	struct xdpd_fw_key key;    /* the fields rules match on                */
+};
+
+#endif

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The xdpd pipeline: parse -> firewall -> stats. Each stage is a header; the
+ * ones switched off at load time (cfg_*) are pruned by the verifier. */
+#include "common.h"
+#include "maps.h"
+#include "parse.h"
+#include "firewall.h"
+#include "stats.h"
+
+SEC("xdp.frags")
+int xdpd_pipeline(struct xdp_md *ctx)
+{
+	struct pkt p = {};
+	__u32 reason, action;
+	int rc;
+
+	rc = parse_packet(ctx, &p);
+	p.len = cfg_multibuf ? bpf_xdp_get_buff_len(ctx)
+			     : (__u64)(p.data_end - p.data);
+	if (rc != PARSE_OK)
+		return stats_record(&p, cfg_malformed_action, rc);
+
+	if (p.l3 != XDPD_L3_IPV4 && p.l3 != XDPD_L3_IPV6)
+		return stats_record(&p, XDPD_ACT_PASS, XDPD_R_NON_IP);
+
+	if (cfg_fw_enabled) {
+		action = fw_run(&p, &reason);
+		if (action != XDPD_ACT_PASS)
+			return stats_record(&p, action, reason);
+		return stats_record(&p, XDPD_ACT_PASS, reason);
+	}
+	return stats_record(&p, XDPD_ACT_PASS, XDPD_R_NO_FIREWALL);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The data plane's ABI: every limit, enum and map layout shared by the BPF
+ * programs (bpf/) and the control plane (src/). This is the only definition;
+ * never copy a number from here into another file.
+ */
+#ifndef XDPD_ABI_H
+#define XDPD_ABI_H
+
+#include <linux/types.h>
+
+/* ---- limits ------------------------------------------------------------ */
+#define XDPD_MAX_IFACES        64      /* interfaces one data plane serves     */
+#define XDPD_MAX_VLAN_DEPTH    2       /* 802.1Q / 802.1ad tags parsed         */
+#define XDPD_MAX_IPV6_EXT      6       /* IPv6 extension headers walked        */
+#define XDPD_FW_MAX_RULES      16384   /* rules in one rule set                */
+#define XDPD_FW_MAX_SLOTS      (XDPD_FW_MAX_RULES + 1) /* counter slots, 0 = none */
+#define XDPD_FW_MAX_TUPLES     128     /* distinct match shapes per rule set   */
+#define XDPD_FW_MAX_ENTRIES    (1u << 20) /* classifier entries, both generations */
+#define XDPD_FW_COUNT_CHAIN    4       /* `count` rules remembered per entry   */
+#define XDPD_FW_PRIO_NONE      0xffffffffu
+
+/* ---- verdicts: equal to enum xdp_action -------------------------------- */
+enum xdpd_action {
+	XDPD_ACT_ABORTED = 0,
+	XDPD_ACT_DROP = 1,
+	XDPD_ACT_PASS = 2,
+	XDPD_ACT_TX = 3,
+	XDPD_ACT_REDIRECT = 4,
+	XDPD_ACT_MAX
+};
+
+/* ---- why a verdict was taken: every exit of the pipeline has one -------- */
+enum xdpd_reason {
+	XDPD_R_NO_FIREWALL = 0,   /* firewall off: passed                       */
+	XDPD_R_NON_IP,            /* ARP, LLDP, ...: passed                     */
+	XDPD_R_FW_ALLOW,          /* an allow rule matched                      */
+	XDPD_R_FW_DENY,           /* a deny rule matched                        */
+	XDPD_R_FW_MONITOR,        /* a deny rule matched in monitor mode: passed */
+	XDPD_R_DEFAULT_ALLOW,     /* no rule matched, default policy allow      */
+	XDPD_R_DEFAULT_DENY,      /* no rule matched, default policy deny       */
+	XDPD_R_DEFAULT_MONITOR,   /* default deny in monitor mode: passed       */
+	XDPD_R_TRUNC_ETH,         /* shorter than an Ethernet header            */
+	XDPD_R_TRUNC_VLAN,        /* VLAN tag cut short                         */
+	XDPD_R_VLAN_DEPTH,        /* more than XDPD_MAX_VLAN_DEPTH tags         */
+	XDPD_R_TRUNC_IPV4,        /* IPv4 header (or its options) cut short     */
+	XDPD_R_BAD_IPV4,          /* version != 4, IHL < 5, total length < IHL  */
+	XDPD_R_TRUNC_IPV6,        /* IPv6 header cut short                      */
+	XDPD_R_BAD_IPV6,          /* version != 6                               */
+	XDPD_R_TRUNC_IPV6_EXT,    /* an extension header cut short              */
+	XDPD_R_IPV6_EXT_DEPTH,    /* more than XDPD_MAX_IPV6_EXT headers        */
+	XDPD_R_TRUNC_TCP,         /* TCP header or its options cut short        */
+	XDPD_R_BAD_TCP,           /* TCP data offset < 5                        */
+	XDPD_R_TRUNC_UDP,
+	XDPD_R_TRUNC_ICMP,
+	XDPD_R_MAX
+};
+
+/* Malformed-packet reasons form one contiguous range. */
+#define XDPD_R_MALFORMED_FIRST XDPD_R_TRUNC_ETH
+#define XDPD_R_MALFORMED_LAST  XDPD_R_TRUNC_ICMP
+
+enum xdpd_l3 { XDPD_L3_IPV4 = 0, XDPD_L3_IPV6, XDPD_L3_ARP, XDPD_L3_OTHER, XDPD_L3_MAX };
+enum xdpd_l4 {
+	XDPD_L4_TCP = 0, XDPD_L4_UDP, XDPD_L4_ICMP, XDPD_L4_ICMPV6,
+	XDPD_L4_FRAGMENT,  /* non-first fragment: no L4 header              */
+	XDPD_L4_OTHER, XDPD_L4_NONE /* not IP */, XDPD_L4_MAX
+};
+
+struct xdpd_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* Value of xdpd_stats (PERCPU_ARRAY, one slot per attached interface). */
+struct xdpd_if_stats {
+	struct xdpd_counter action[XDPD_ACT_MAX];
+	struct xdpd_counter reason[XDPD_R_MAX];
+	struct xdpd_counter l3[XDPD_L3_MAX];
+	struct xdpd_counter l4[XDPD_L4_MAX];
+};
+
+/* ---- runtime switches: xdpd_runtime (ARRAY[1], mmapable) ---------------- */
+struct xdpd_fw_generation {
+	__u32 n_tuples;        /* tuples in use, sorted by min_prio            */
+	__u32 default_action;  /* XDPD_FW_ALLOW or XDPD_FW_DENY               */
+	__u32 has_rules;       /* 0: rule set empty, only the default applies  */
+	__u32 _pad;
+};
+
+struct xdpd_runtime {
+	__u32 active_gen;      /* 0 or 1: the rule set packets use             */
+	__u32 monitor;         /* 1: deny verdicts are counted, not enforced   */
+	struct xdpd_fw_generation gen[2];
+};
+
+/* ---- firewall classifier (tuple space search) --------------------------- */
+enum xdpd_fw_verdict { XDPD_FW_ALLOW = 0, XDPD_FW_DENY = 1, XDPD_FW_COUNT = 2 };
+
+#define XDPD_FWK_F_FRAG 0x01   /* key.flags: non-first fragment, no L4 header */
+
+/* The packet fields rules match on. IPv4 addresses sit in src[0]/dst[0],
+ * network byte order; ports in host byte order; for ICMP/ICMPv6, sport holds
+ * the type and dport the code. Masked per tuple, then `tuple` is set to
+ * (generation << 15 | tuple index) before the hash lookup. */
+struct xdpd_fw_key {
+	__u32 src[4];
+	__u32 dst[4];
+	__u16 sport;
+	__u16 dport;
+	__u32 ifindex;
+	__u16 vlan;            /* outer VLAN id, 0 = untagged                  */
+	__u8 proto;
+	__u8 tcp_flags;
+	__u8 family;           /* 4 or 6                                       */
+	__u8 flags;            /* XDPD_FWK_F_*                                 */
+	__u16 tuple;
+};
+
+/* Value of xdpd_fw_tuples (ARRAY[2 * XDPD_FW_MAX_TUPLES], gen-major). */
+struct xdpd_fw_tuple {
+	struct xdpd_fw_key mask;
+	__u32 min_prio;        /* best (lowest) rule priority in this tuple     */
+	__u32 _pad;
+};
+
+struct xdpd_fw_ref {
+	__u32 prio;            /* rule position: lower wins                     */
+	__u32 slot;            /* counter slot in xdpd_rule_stats               */
+};
+
+/* Value of xdpd_fw_entries (HASH, key xdpd_fw_key). */
+struct xdpd_fw_entry {
+	struct xdpd_fw_ref rule;  /* first allow/deny rule for this key, or prio NONE */
+	__u32 action;             /* XDPD_FW_ALLOW / XDPD_FW_DENY                 */
+	__u32 n_count;            /* `count` rules ahead of `rule`                */
+	struct xdpd_fw_ref count[XDPD_FW_COUNT_CHAIN];
+};
+
+/* ---- control-plane bookkeeping, pinned so a restarted daemon finds it --- */
+enum xdpd_mode { XDPD_MODE_NONE = 0, XDPD_MODE_NATIVE, XDPD_MODE_SKB, XDPD_MODE_HW };
+
+/* Value of xdpd_ifaces (ARRAY[XDPD_MAX_IFACES]); index = stats slot. */
+struct xdpd_iface {
+	__u32 ifindex;         /* 0: slot free                                 */
+	__u32 mode;            /* enum xdpd_mode                               */
+	char name[16];
+	__u64 attached_at;     /* CLOCK_REALTIME seconds                       */
+};
+
+/* xdpd_fw_slots (HASH): rule fingerprint -> counter slot, so that a rule
+ * keeps its counters across reloads and restarts. */
+
+#endif /* XDPD_ABI_H */

@@ -1,0 +1,94 @@
+// Typed access to BPF maps: Map<K, V> for plain maps, PerCpuMap<K, V> for
+// per-CPU maps (values summed or returned per CPU). Each map is named in errors.
+#pragma once
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/error.hpp"
+#include "util/fd.hpp"
+
+namespace xdpd::bpf {
+
+int possible_cpus();
+
+// A map fd with its name, owned (opened from a pin) or borrowed (from a skeleton).
+class MapRef {
+public:
+    MapRef() = default;
+    MapRef(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+    static MapRef open_pinned(const std::string& path, std::string name);
+
+    int fd() const { return owned_ ? owned_.get() : fd_; }
+    const std::string& name() const { return name_; }
+    explicit operator bool() const { return fd() >= 0; }
+
+private:
+    int fd_ = -1;
+    UniqueFd owned_;
+    std::string name_;
+};
+
+template <typename K, typename V>
+class Map {
+public:
+    explicit Map(const MapRef& m) : m_(&m) {}
+
+    std::optional<V> lookup(const K& key) const {
+        V v{};
+        if (bpf_map_lookup_elem(m_->fd(), &key, &v) == 0) return v;
+        if (errno == ENOENT) return std::nullopt;
+        throw SysError("lookup in map " + m_->name(), errno);
+    }
+    void update(const K& key, const V& value, __u64 flags = BPF_ANY) {
+        check(bpf_map_update_elem(m_->fd(), &key, &value, flags), "update map " + m_->name());
+    }
+    bool erase(const K& key) {
+        if (bpf_map_delete_elem(m_->fd(), &key) == 0) return true;
+        if (errno == ENOENT) return false;
+        throw SysError("delete from map " + m_->name(), errno);
+    }
+    std::vector<K> keys() const {
+        std::vector<K> out;
+        K cur{}, next{};
+        const K* prev = nullptr;
+        while (bpf_map_get_next_key(m_->fd(), prev, &next) == 0) {
+            out.push_back(next);
+            cur = next;
+            prev = &cur;
+        }
+        return out;
+    }
+
+private:
+    const MapRef* m_;
+};
+
+// Per-CPU values: one V per possible CPU.
+template <typename K, typename V>
+class PerCpuMap {
+public:
+    explicit PerCpuMap(const MapRef& m) : m_(&m), ncpu_(possible_cpus()) {}
+
+    std::vector<V> lookup_all(const K& key) const {
+        std::vector<V> v(ncpu_);
+        check(bpf_map_lookup_elem(m_->fd(), &key, v.data()) ? -errno : 0,
+              "lookup in per-CPU map " + m_->name());
+        return v;
+    }
+    void update_all(const K& key, const std::vector<V>& v) {
+        check(bpf_map_update_elem(m_->fd(), &key, v.data(), BPF_ANY) ? -errno : 0,
+              "update per-CPU map " + m_->name());
+    }
+    void zero(const K& key) { update_all(key, std::vector<V>(ncpu_)); }
+    int cpus() const { return ncpu_; }
+
+private:
+    const MapRef* m_;
+    int ncpu_;
+};
+
+}  // namespace xdpd::bpf

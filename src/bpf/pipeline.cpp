@@ -1,0 +1,96 @@
+#include "bpf/pipeline.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fmt/format.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include "bpf/libbpf_log.hpp"
+#include "xdpd.skel.h"
+
+namespace xdpd::bpf {
+
+std::string PipelineConfig::describe() const {
+    return fmt::format("slot={} firewall={} multibuf={} malformed={}", ifslot,
+                       firewall ? "on" : "off", multibuf ? "on" : "off",
+                       malformed_action == XDPD_ACT_DROP ? "drop" : "pass");
+}
+
+const std::vector<std::string>& shared_map_names() {
+    static const std::vector<std::string> names = {
+        "xdpd_stats",  "xdpd_runtime",    "xdpd_fw_tuples", "xdpd_fw_entries",
+        "xdpd_rule_stats", "xdpd_ifaces", "xdpd_fw_slots"};
+    return names;
+}
+
+void Pipeline::SkelDeleter::operator()(xdpd_bpf* s) const { xdpd_bpf__destroy(s); }
+
+Pipeline::Pipeline(Pipeline&&) noexcept = default;
+Pipeline& Pipeline::operator=(Pipeline&&) noexcept = default;
+Pipeline::~Pipeline() = default;
+
+Pipeline Pipeline::load_pinned(const PipelineConfig& cfg, const std::string& pin_dir) {
+    return load_impl(cfg, &pin_dir, nullptr);
+}
+
+Pipeline Pipeline::load(const PipelineConfig& cfg, const Pipeline* other) {
+    return load_impl(cfg, nullptr, other);
+}
+
+Pipeline Pipeline::load_impl(const PipelineConfig& cfg, const std::string* pin_dir,
+                             const Pipeline* other) {
+    LibbpfLogCapture log;
+    Pipeline p;
+    p.cfg_ = cfg;
+    p.skel_.reset(xdpd_bpf__open());
+    if (!p.skel_) throw SysError("open BPF object xdpd", errno);
+
+    auto& ro = *p.skel_->rodata;
+    ro.cfg_ifslot = cfg.ifslot;
+    ro.cfg_fw_enabled = cfg.firewall;
+    ro.cfg_malformed_action = cfg.malformed_action;
+    ro.cfg_multibuf = cfg.multibuf;
+
+    for (const auto& name : shared_map_names()) {
+        bpf_map* m = bpf_object__find_map_by_name(p.skel_->obj, name.c_str());
+        if (!m) throw std::logic_error("BPF object has no map " + name);
+        if (pin_dir) {
+            std::string path = *pin_dir + "/" + name;
+            check(bpf_map__set_pin_path(m, path.c_str()), "set pin path of map " + name);
+        } else if (other) {
+            check(bpf_map__reuse_fd(m, bpf_map__fd(bpf_object__find_map_by_name(
+                                           other->skel_->obj, name.c_str()))),
+                  "share map " + name);
+        }
+    }
+
+    int rc = xdpd_bpf__load(p.skel_.get());
+    if (rc) {
+        int err = rc < 0 ? -rc : errno;
+        throw std::runtime_error(fmt::format(
+            "the kernel rejected the xdpd pipeline ({}) with features [{}]: {}\n"
+            "last lines of the libbpf/verifier log:\n{}",
+            pin_dir ? "maps pinned in " + *pin_dir : "unpinned", cfg.describe(),
+            std::strerror(err), log.tail()));
+    }
+    return p;
+}
+
+int Pipeline::prog_fd() const { return bpf_program__fd(skel_->progs.xdpd_pipeline); }
+
+__u32 Pipeline::prog_id() const {
+    bpf_prog_info info{};
+    __u32 len = sizeof info;
+    check(bpf_obj_get_info_by_fd(prog_fd(), &info, &len), "query program xdpd_pipeline");
+    return info.id;
+}
+
+MapRef Pipeline::map(const std::string& name) const {
+    bpf_map* m = bpf_object__find_map_by_name(skel_->obj, name.c_str());
+    if (!m) throw std::logic_error("BPF object has no map " + name);
+    return MapRef(bpf_map__fd(m), name);
+}
+
+}  // namespace xdpd::bpf

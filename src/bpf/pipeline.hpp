@@ -1,0 +1,61 @@
+// Pipeline: one loaded instance of the xdpd XDP program (bpf/xdpd.bpf.c).
+// Each attached interface gets its own instance (its load-time config differs:
+// stats slot, features); all instances share one set of maps, either pinned in
+// bpffs (the daemon) or borrowed from a first instance (tests, benchmarks).
+#pragma once
+#include <linux/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bpf/map.hpp"
+#include "xdpd/abi.h"
+
+struct xdpd_bpf;
+
+namespace xdpd::bpf {
+
+// Load-time configuration: becomes the program's const volatile cfg_* values.
+struct PipelineConfig {
+    __u32 ifslot = 0;
+    bool firewall = false;
+    __u32 malformed_action = XDPD_ACT_DROP;
+    bool multibuf = false;  // count bytes of every fragment (jumbo frames)
+
+    std::string describe() const;  // "firewall=on multibuf=off malformed=drop"
+};
+
+// Names of the maps every instance shares (as in bpf/maps.h).
+const std::vector<std::string>& shared_map_names();
+
+class Pipeline {
+public:
+    // Loads an instance whose shared maps are pinned under pin_dir (reused when
+    // present, created and pinned when not).
+    static Pipeline load_pinned(const PipelineConfig& cfg, const std::string& pin_dir);
+    // Loads an instance that shares the maps of `other` (or owns fresh maps when
+    // other is null). Nothing is pinned.
+    static Pipeline load(const PipelineConfig& cfg, const Pipeline* other = nullptr);
+
+    Pipeline(Pipeline&&) noexcept;
+    Pipeline& operator=(Pipeline&&) noexcept;
+    ~Pipeline();
+
+    int prog_fd() const;
+    __u32 prog_id() const;
+    MapRef map(const std::string& name) const;  // borrowed fd
+    const PipelineConfig& config() const { return cfg_; }
+
+private:
+    Pipeline() = default;
+    static Pipeline load_impl(const PipelineConfig& cfg, const std::string* pin_dir,
+                              const Pipeline* other);
+    struct SkelDeleter {
+        void operator()(xdpd_bpf* s) const;
+    };
+    std::unique_ptr<xdpd_bpf, SkelDeleter> skel_;
+    PipelineConfig cfg_;
+};
+
+}  // namespace xdpd::bpf

@@ -1,0 +1,2 @@
+#include <cstdio>
+int main() { std::puts("xdpd: CLI under construction"); return 0; }

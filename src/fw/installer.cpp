@@ -1,0 +1,139 @@
+#include "fw/installer.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+#include <unordered_map>
+
+namespace xdpd::fw {
+namespace {
+
+__u64 fnv1a(const std::string& s) {
+    __u64 h = 1469598103934665603ull;
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    return h;
+}
+
+}  // namespace
+
+Installer::Installer(const FirewallMaps& maps) : maps_(maps), rt_(maps.runtime) {}
+
+std::vector<std::string> Installer::fingerprints(const RuleSet& rs) {
+    std::vector<std::string> out;
+    std::unordered_map<std::string, int> seen;
+    for (const Rule& r : rs.rules) {
+        std::string fp = r.id.empty() ? r.describe() : "id:" + r.id;
+        if (int n = seen[fp]++) fp += fmt::format("#{}", n);
+        out.push_back(fp);
+    }
+    return out;
+}
+
+std::vector<__u32> Installer::assign_slots(const std::vector<std::string>& fps) {
+    bpf::Map<__u64, __u32> slots(maps_.slots);
+    std::unordered_map<__u64, __u32> old;
+    for (__u64 k : slots.keys())
+        if (auto v = slots.lookup(k)) old[k] = *v;
+
+    std::vector<__u32> out(fps.size(), 0);
+    std::set<__u32> used;
+    std::set<__u64> keep;
+    for (size_t i = 0; i < fps.size(); ++i) {
+        __u64 h = fnv1a(fps[i]);
+        if (auto it = old.find(h); it != old.end() && !used.count(it->second)) {
+            out[i] = it->second;
+            used.insert(it->second);
+            keep.insert(h);
+        }
+    }
+    // Forget rules that are gone before handing their slots out again.
+    for (auto& [h, slot] : old)
+        if (!keep.count(h)) slots.erase(h);
+
+    bpf::PerCpuMap<__u32, xdpd_counter> stats(maps_.rule_stats);
+    __u32 next = 1;
+    for (size_t i = 0; i < fps.size(); ++i) {
+        if (out[i]) continue;
+        while (used.count(next)) ++next;
+        out[i] = next;
+        used.insert(next);
+        stats.zero(next);  // a new rule starts from zero
+        slots.update(fnv1a(fps[i]), next);
+    }
+    return out;
+}
+
+void Installer::clear_generation(__u32 gen) {
+    bpf::Map<xdpd_fw_key, xdpd_fw_entry> entries(maps_.entries);
+    for (const auto& k : entries.keys())
+        if ((k.tuple >> 15) == gen) entries.erase(k);
+}
+
+InstallReport Installer::install(const RuleSet& rs) {
+    auto fps = fingerprints(rs);
+    // Compile with provisional slots first: a rule set that does not fit must
+    // fail before any map is touched.
+    CompiledRuleSet c = compile(rs);
+    auto slots = assign_slots(fps);
+    c = compile(rs, slots);
+
+    const __u32 active = rt_.load(rt_->active_gen) & 1, gen = active ^ 1;
+    clear_generation(gen);
+
+    bpf::Map<__u32, xdpd_fw_tuple> tuples(maps_.tuples);
+    for (__u32 i = 0; i < c.tuples.size(); ++i) tuples.update(gen * XDPD_FW_MAX_TUPLES + i, c.tuples[i]);
+
+    std::vector<xdpd_fw_key> keys;
+    std::vector<xdpd_fw_entry> values;
+    keys.reserve(c.entries.size());
+    values.reserve(c.entries.size());
+    for (const auto& e : c.entries) {
+        xdpd_fw_key k = e.key;
+        k.tuple = __u16((gen << 15) | k.tuple);
+        keys.push_back(k);
+        values.push_back(e.value);
+    }
+    if (!keys.empty()) {
+        __u32 count = __u32(keys.size());
+        LIBBPF_OPTS(bpf_map_batch_opts, opts);
+        if (bpf_map_update_batch(maps_.entries.fd(), keys.data(), values.data(), &count, &opts)) {
+            bpf::Map<xdpd_fw_key, xdpd_fw_entry> m(maps_.entries);
+            for (size_t i = 0; i < keys.size(); ++i) m.update(keys[i], values[i]);
+        }
+    }
+
+    xdpd_fw_generation& g = rt_->gen[gen];
+    rt_.store(g.n_tuples, __u32(c.tuples.size()));
+    rt_.store(g.default_action, c.default_action);
+    rt_.store(g.has_rules, c.entries.empty() ? 0 : 1);
+    rt_.store(rt_->active_gen, gen);  // the switch: one aligned store
+
+    bpf::wait_for_readers();
+    clear_generation(active);
+
+    installed_ = rs;
+    installed_slots_ = slots;
+    return InstallReport{rs.rules.size(), c.tuples.size(), c.entries.size(), gen,
+                         std::move(c.warnings)};
+}
+
+void Installer::set_monitor(bool on) { rt_.store(rt_->monitor, on ? 1 : 0); }
+bool Installer::monitor() const { return rt_.load(rt_->monitor) != 0; }
+__u32 Installer::active_generation() const { return rt_.load(rt_->active_gen) & 1; }
+
+std::vector<RuleCounter> Installer::counters() const {
+    bpf::PerCpuMap<__u32, xdpd_counter> stats(maps_.rule_stats);
+    std::vector<RuleCounter> out;
+    for (size_t i = 0; i < installed_.rules.size(); ++i) {
+        const Rule& r = installed_.rules[i];
+        RuleCounter rc{r.id, r.describe(), r.action, installed_slots_[i], {}};
+        for (const auto& c : stats.lookup_all(installed_slots_[i])) {
+            rc.total.packets += c.packets;
+            rc.total.bytes += c.bytes;
+        }
+        out.push_back(std::move(rc));
+    }
+    return out;
+}
+
+}  // namespace xdpd::fw
