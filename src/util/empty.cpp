@@ -1,0 +1,1 @@
+// Placeholder translation unit for an area of src/ that has no sources yet.
