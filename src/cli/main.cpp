@@ -1,2 +1,84 @@
-#include <cstdio>
-int main() { std::puts("xdpd: CLI under construction"); return 0; }
+// xdpd: the command line. `xdpd COMMAND [options]`, in the manner of ip(8) and bpftool(8).
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "daemon/daemon.hpp"
+#include "util/netns.hpp"
+
+int main(int argc, char** argv) {
+    using namespace xdpd;
+    spdlog::set_default_logger(spdlog::stderr_color_mt("xdpd"));
+
+    CLI::App app{"xdpd: an XDP firewall and packet-processing daemon.\n"
+                 "The data plane is an XDP program attached to your interfaces; this command runs the\n"
+                 "daemon that programs it (run), checks configs (check) and asks the running daemon\n"
+                 "what the data plane does (status, stats, rules). See docs/cli.md.",
+                 "xdpd"};
+    app.require_subcommand(1);
+    cli::Common common;
+    app.add_option("--socket", common.socket, "Control socket of the daemon")->capture_default_str();
+    app.add_option("--bpffs", common.bpffs, "Where the data plane is pinned (used when no daemon answers)")
+        ->capture_default_str();
+    std::string netns;
+    app.add_option("--netns", netns,
+                   "Enter network namespace NAME (/run/netns/NAME) first. Prefer this to `ip netns exec`,\n"
+                   "which hides the host's bpffs: pins made there die with the process");
+
+    std::string config;
+    daemon::RunOptions run_opts;
+    auto* run = app.add_subcommand("run", "Run the daemon in the foreground: attach, program the rules, serve the API.\n"
+                                          "SIGHUP or `xdpd reload` reloads the config; SIGTERM exits and leaves the\n"
+                                          "data plane running unless daemon.on_exit is detach.");
+    run->add_option("-c,--config", run_opts.config_path, "Config file (YAML, see docs/config.md)")->required();
+    run->add_flag("--replace", run_opts.replace, "Take over interfaces that run another XDP program");
+    run->add_option("--log-level", run_opts.log_level, "trace|debug|info|warn|error (overrides daemon.log_level)");
+
+    auto* check = app.add_subcommand("check", "Validate a config without touching the system; errors name file:line:column");
+    check->add_option("-c,--config", config, "Config file")->required();
+    check->add_flag("-j,--json", common.json, "Machine-readable output");
+
+    auto* status = app.add_subcommand("status", "Interfaces, attach modes, program and link ids, rule set and map memory");
+    status->add_flag("-j,--json", common.json, "Machine-readable output");
+
+    cli::StatsOptions so;
+    auto* stats = app.add_subcommand("stats", "Counters per interface: packets and bytes by action, reason and protocol;\n"
+                                              "with --interval, rates (pps, bit/s) every interval");
+    stats->add_option("-i,--iface", so.iface, "Only this interface");
+    stats->add_option("-n,--interval", so.interval, "Seconds between samples (0: print totals once)");
+    stats->add_option("-c,--count", so.count, "Stop after this many samples (0: until Ctrl-C)");
+    stats->add_flag("-j,--json", common.json, "One JSON object per sample");
+
+    auto* rules = app.add_subcommand("rules", "Firewall rules in order with their hit counters");
+    rules->add_flag("-j,--json", common.json, "Machine-readable output");
+
+    auto* reload = app.add_subcommand("reload", "Re-read the daemon's config file; a bad config is rejected and the running one stays");
+    reload->add_flag("-j,--json", common.json, "Machine-readable output");
+
+    std::string state;
+    auto* monitor = app.add_subcommand("monitor", "Switch monitor mode: deny verdicts are counted but traffic passes");
+    monitor->add_option("state", state, "on | off")->required()->check(CLI::IsMember({"on", "off"}));
+    monitor->add_flag("-j,--json", common.json, "Machine-readable output");
+
+    app.add_subcommand("detach", "Remove the data plane: detach every program, remove every pin (stops the daemon)");
+
+    CLI11_PARSE(app, argc, argv);
+    try {
+        if (!netns.empty()) util::enter_netns(netns);
+        if (*run) return daemon::run(run_opts);
+        if (*check) return cli::cmd_check(common, config);
+        if (*status) return cli::cmd_status(common);
+        if (*stats) return cli::cmd_stats(common, so);
+        if (*rules) return cli::cmd_rules(common);
+        if (*reload) return cli::cmd_reload(common);
+        if (*monitor) return cli::cmd_monitor(common, state);
+        if (app.got_subcommand("detach")) return cli::cmd_detach(common);
+    } catch (const std::exception& e) {
+        std::cerr << "xdpd: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

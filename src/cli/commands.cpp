@@ -1,0 +1,209 @@
+#include "cli/commands.hpp"
+
+#include <fmt/format.h>
+#include <net/if.h>
+
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "api/socket.hpp"
+#include "config/config.hpp"
+#include "daemon/dataplane.hpp"
+#include "fw/compiler.hpp"
+#include "stats/snapshot.hpp"
+
+namespace xdpd::cli {
+namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+
+// Asks the daemon; when none runs, falls back to the pinned data plane (read-only).
+nlohmann::json daemon_or_pins(const Common& c, const std::string& cmd, bool* from_daemon) {
+    if (api::reachable(c.socket)) {
+        *from_daemon = true;
+        return api::call(c.socket, {{"cmd", cmd}});
+    }
+    *from_daemon = false;
+    daemon::DataPlane dp(c.bpffs);
+    if (!dp.exists())
+        throw std::runtime_error(fmt::format(
+            "xdpd is not running (no daemon on {}) and no data plane is pinned at {}", c.socket, c.bpffs));
+    return cmd == "status" ? dp.status() : dp.stats();
+}
+
+stats::Snapshot filter(stats::Snapshot s, const std::string& iface) {
+    if (iface.empty()) return s;
+    std::erase_if(s.ifaces, [&](const auto& i) { return i.name != iface; });
+    if (s.ifaces.empty()) throw std::runtime_error("interface " + iface + " is not attached");
+    return s;
+}
+
+}  // namespace
+
+int cmd_check(const Common& c, const std::string& path) {
+    config::Config cfg;
+    try {
+        cfg = config::load_file(path);
+    } catch (const config::ConfigError& e) {
+        if (c.json) {
+            nlohmann::json errs = nlohmann::json::array();
+            for (const auto& d : e.diagnostics)
+                errs.push_back({{"file", d.file}, {"line", d.line}, {"column", d.column},
+                                {"message", d.message}, {"severity", d.warning ? "warning" : "error"}});
+            print_json({{"ok", false}, {"diagnostics", errs}});
+        } else {
+            std::cerr << e.what() << "\n";
+        }
+        return 1;
+    }
+    std::vector<std::string> warnings;
+    for (const auto& w : cfg.warnings) warnings.push_back(w.str());
+    for (const auto& i : cfg.interfaces)
+        if (!if_nametoindex(i.name.c_str()))
+            warnings.push_back(fmt::format("{}: warning: interface {} does not exist here (yet)", i.origin, i.name));
+    fw::CompiledRuleSet compiled;
+    fw::RuleSet rs = cfg.rules;
+    for (auto& r : rs.rules)  // any ifindex will do for checking shapes
+        if (r.match.iface) r.match.ifindex = 1;
+    try {
+        compiled = fw::compile(rs);
+    } catch (const fw::CompileError& e) {
+        if (c.json)
+            print_json({{"ok", false}, {"diagnostics", {{{"message", e.what()}, {"severity", "error"}}}}});
+        else
+            std::cerr << path << ": error: " << e.what() << "\n";
+        return 1;
+    }
+    for (const auto& w : compiled.warnings) warnings.push_back("warning: " + w);
+    if (c.json) {
+        print_json({{"ok", true}, {"interfaces", cfg.interfaces.size()}, {"rules", cfg.rules.rules.size()},
+                    {"tuples", compiled.tuples.size()}, {"entries", compiled.entries.size()},
+                    {"warnings", warnings}});
+    } else {
+        for (const auto& w : warnings) std::cerr << w << "\n";
+        std::cout << fmt::format("{}: OK: {} interface(s), {} rule(s) in {} match shape(s), {} classifier entries\n",
+                                 path, cfg.interfaces.size(), cfg.rules.rules.size(),
+                                 compiled.tuples.size(), compiled.entries.size());
+    }
+    return 0;
+}
+
+int cmd_status(const Common& c) {
+    bool live = false;
+    auto j = daemon_or_pins(c, "status", &live);
+    j["daemon"] = live;
+    if (c.json) {
+        print_json(j);
+        return 0;
+    }
+    if (live)
+        std::cout << fmt::format("xdpd running: pid {}, config {}, up {:.0f} s, {} reload(s)\n",
+                                 j.value("pid", 0), j.value("config", "?"), j.value("uptime_s", 0.0),
+                                 j.value("reloads", 0));
+    else
+        std::cout << "xdpd daemon not running; the data plane pinned at " << c.bpffs << " is:\n";
+    std::cout << fmt::format("{:<16} {:>8} {:>7} {:>8} {:>8} {:>6}\n", "interface", "ifindex", "mode",
+                             "prog", "link", "slot");
+    for (const auto& i : j["interfaces"])
+        std::cout << fmt::format("{:<16} {:>8} {:>7} {:>8} {:>8} {:>6}\n", i.value("name", ""),
+                                 i.value("ifindex", 0), i.value("mode", "?"), i.value("prog_id", 0),
+                                 i.value("link_id", 0), i.value("slot", 0));
+    if (j.contains("firewall")) {
+        const auto& f = j["firewall"];
+        std::cout << fmt::format("firewall: {} rules, {} match shapes, {} entries, default {}, monitor {}, generation {}\n",
+                                 f.value("rules", 0), f.value("tuples", 0), f.value("entries", 0),
+                                 f.value("default", "?"), f.value("monitor", false) ? "on" : "off",
+                                 f.value("generation", 0));
+    }
+    std::cout << fmt::format("maps ({:.1f} MiB locked):\n", j.value("memlock_bytes", 0.0) / 1048576.0);
+    for (const auto& m : j["maps"])
+        std::cout << fmt::format("  {:<18} id {:<6} {:>8} entries x {:>4} B  {:>10.1f} KiB\n",
+                                 m.value("name", ""), m.value("id", 0), m.value("max_entries", 0),
+                                 m.value("value_size", 0), m.value("memlock_bytes", 0.0) / 1024.0);
+    return 0;
+}
+
+int cmd_stats(const Common& c, const StatsOptions& o) {
+    bool live = false;
+    auto snap = [&] { return filter(stats::from_json(daemon_or_pins(c, "stats", &live)), o.iface); };
+    stats::Snapshot prev = snap();
+    if (o.interval <= 0) {
+        if (c.json)
+            print_json(stats::to_json(prev));
+        else
+            std::cout << stats::format_table(prev, nullptr);
+        return 0;
+    }
+    std::signal(SIGINT, [](int) { g_interrupted = 1; });
+    for (int n = 0; !g_interrupted && (o.count == 0 || n < o.count); ++n) {
+        std::this_thread::sleep_for(std::chrono::duration<double>(o.interval));
+        if (g_interrupted) break;
+        stats::Snapshot cur = snap();
+        if (c.json) {
+            nlohmann::json j = stats::to_json(cur);
+            j["rates"] = stats::rates_json(prev, cur);
+            std::cout << j.dump() << std::endl;
+        } else {
+            std::cout << stats::format_table(cur, &prev) << std::endl;
+        }
+        prev = std::move(cur);
+    }
+    return 0;
+}
+
+int cmd_rules(const Common& c) {
+    auto j = api::call(c.socket, {{"cmd", "rules"}});
+    if (c.json) {
+        print_json(j);
+        return 0;
+    }
+    std::cout << fmt::format("{:>4} {:<20} {:>12} {:>14}  {}\n", "#", "id", "packets", "bytes", "rule");
+    int n = 0;
+    for (const auto& r : j)
+        std::cout << fmt::format("{:>4} {:<20} {:>12} {:>14}  {}\n", n++, r.value("id", ""),
+                                 r.value("packets", 0ull), r.value("bytes", 0ull), r.value("rule", ""));
+    return 0;
+}
+
+int cmd_reload(const Common& c) {
+    auto j = api::call(c.socket, {{"cmd", "reload"}});
+    if (c.json) {
+        print_json(j);
+        return 0;
+    }
+    for (const auto& n : j["notes"]) std::cout << n.get<std::string>() << "\n";
+    for (const auto& w : j["warnings"]) std::cerr << "warning: " << w.get<std::string>() << "\n";
+    std::cout << fmt::format("reloaded: {} rules in {} match shapes, {} entries (generation {})\n",
+                             j.value("rules", 0), j.value("tuples", 0), j.value("entries", 0),
+                             j.value("generation", 0));
+    return 0;
+}
+
+int cmd_monitor(const Common& c, const std::string& state) {
+    if (state != "on" && state != "off") throw std::runtime_error("monitor takes 'on' or 'off'");
+    auto j = api::call(c.socket, {{"cmd", "monitor"}, {"on", state == "on"}});
+    if (c.json)
+        print_json(j);
+    else
+        std::cout << "monitor mode " << state << "\n";
+    return 0;
+}
+
+int cmd_detach(const Common& c) {
+    if (api::reachable(c.socket)) {
+        api::call(c.socket, {{"cmd", "detach"}});
+        std::cout << "xdpd daemon is removing the data plane and exiting\n";
+        return 0;
+    }
+    daemon::DataPlane dp(c.bpffs);
+    auto notes = dp.detach_all();
+    for (const auto& n : notes) std::cout << n << "\n";
+    if (notes.empty()) std::cout << "nothing pinned at " << c.bpffs << "\n";
+    return 0;
+}
+
+}  // namespace xdpd::cli

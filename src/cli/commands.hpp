@@ -1,0 +1,28 @@
+// The xdpd subcommands. main.cpp parses the command line; each function here
+// does one subcommand and returns the process exit code.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace xdpd::cli {
+
+struct Common {
+    std::string socket = "/run/xdpd/xdpd.sock";
+    std::string bpffs = "/sys/fs/bpf/xdpd";
+    bool json = false;
+};
+
+int cmd_check(const Common& c, const std::string& config);
+int cmd_status(const Common& c);
+struct StatsOptions {
+    std::string iface;   // empty: all
+    double interval = 0; // seconds; 0: one snapshot of totals
+    int count = 0;       // 0: until interrupted (with interval)
+};
+int cmd_stats(const Common& c, const StatsOptions& o);
+int cmd_rules(const Common& c);
+int cmd_reload(const Common& c);
+int cmd_monitor(const Common& c, const std::string& state);
+int cmd_detach(const Common& c);
+
+}  // namespace xdpd::cli

@@ -1,0 +1,312 @@
+#include "daemon/dataplane.hpp"
+
+#include <bpf/bpf.h>
+#include <fmt/format.h>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "attach/xdp_link.hpp"
+#include "bpf/pipeline.hpp"
+#include "stats/snapshot.hpp"
+#include "util/error.hpp"
+
+namespace xdpd::daemon {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kLinkPrefix = "link-";
+
+int interface_mtu(const std::string& name) {
+    UniqueFd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    if (!s || ioctl(s.get(), SIOCGIFMTU, &ifr) < 0) return 1500;
+    return ifr.ifr_mtu;
+}
+
+attach::Mode to_attach_mode(config::AttachMode m) {
+    switch (m) {
+    case config::AttachMode::native: return attach::Mode::native;
+    case config::AttachMode::skb: return attach::Mode::skb;
+    case config::AttachMode::hw: return attach::Mode::hw;
+    case config::AttachMode::automatic: return attach::Mode::automatic;
+    }
+    return attach::Mode::automatic;
+}
+
+// memlock of a BPF object, from /proc/self/fdinfo.
+__u64 memlock_of(int fd) {
+    std::ifstream in("/proc/self/fdinfo/" + std::to_string(fd));
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("memlock:", 0) == 0) return std::stoull(line.substr(8));
+    return 0;
+}
+
+}  // namespace
+
+void ensure_bpffs(const std::string& dir) {
+    struct statfs st {};
+    if (statfs("/sys/fs/bpf", &st) == 0 && st.f_type != BPF_FS_MAGIC) {
+        if (mount("bpf", "/sys/fs/bpf", "bpf", 0, nullptr) != 0)
+            throw SysError("mount bpffs at /sys/fs/bpf (is this root?)", errno);
+        spdlog::warn("mounted a new bpffs at /sys/fs/bpf. If this process runs in a private mount "
+                     "namespace (e.g. under `ip netns exec`), its pins vanish when it exits and the "
+                     "data plane is detached with them; run `xdpd --netns NAME ...` instead");
+    }
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) throw SysError("create pin directory " + dir, ec.value());
+    if (statfs(dir.c_str(), &st) != 0 || st.f_type != BPF_FS_MAGIC)
+        throw std::runtime_error(dir + " is not on a bpffs mount; daemon.bpffs must be below /sys/fs/bpf");
+}
+
+DataPlane::DataPlane(std::string pin_dir) : dir_(std::move(pin_dir)) {
+    if (exists()) open_maps();
+}
+
+DataPlane::~DataPlane() = default;
+
+bool DataPlane::exists() const { return access((dir_ + "/xdpd_runtime").c_str(), F_OK) == 0; }
+
+bpf::MapRef DataPlane::pinned(const std::string& name) const {
+    auto it = maps_.find(name);
+    if (it == maps_.end()) throw std::runtime_error("no data plane pinned at " + dir_ + " (is xdpd running?)");
+    return bpf::MapRef(it->second.fd(), name);
+}
+
+void DataPlane::open_maps() {
+    if (!maps_.empty()) return;
+    for (const auto& name : bpf::shared_map_names())
+        maps_.emplace(name, bpf::MapRef::open_pinned(dir_ + "/" + name, name));
+    fw_maps_ = std::make_unique<fw::FirewallMaps>(fw::FirewallMaps{
+        pinned("xdpd_runtime"), pinned("xdpd_fw_tuples"), pinned("xdpd_fw_entries"),
+        pinned("xdpd_rule_stats"), pinned("xdpd_fw_slots")});
+    installer_ = std::make_unique<fw::Installer>(*fw_maps_);
+}
+
+ApplyReport DataPlane::apply(const config::Config& cfg, bool replace_foreign) {
+    ApplyReport report;
+
+    // 1. Everything that can fail without touching the data plane.
+    struct Target {
+        const config::InterfaceConfig* conf;
+        int ifindex;
+        bpf::PipelineConfig pc;
+    };
+    std::vector<Target> targets;
+    std::map<std::string, __u32> ifindex_of;
+    for (const auto& ic : cfg.interfaces) {
+        unsigned idx = if_nametoindex(ic.name.c_str());
+        if (!idx)
+            throw std::runtime_error(fmt::format("{}: interface {} does not exist in this network namespace",
+                                                 ic.origin, ic.name));
+        ifindex_of[ic.name] = idx;
+        bpf::PipelineConfig pc;
+        pc.firewall = cfg.firewall_enabled;
+        pc.malformed_action = cfg.malformed_action;
+        pc.multibuf = interface_mtu(ic.name) > 1500;
+        targets.push_back({&ic, int(idx), pc});
+    }
+    fw::RuleSet rules = cfg.rules;
+    for (auto& r : rules.rules)
+        if (r.match.iface) r.match.ifindex = ifindex_of.at(*r.match.iface);
+    fw::compile(rules);  // throws CompileError naming the rule
+
+    ensure_bpffs(dir_);
+
+    // 2. Interface slots: kept from the registry, new ones take a free slot.
+    std::map<std::string, __u32> slot_of;
+    std::set<__u32> used;
+    if (exists()) {
+        open_maps();
+        bpf::Map<__u32, xdpd_iface> reg(maps_.at("xdpd_ifaces"));
+        for (__u32 s = 0; s < XDPD_MAX_IFACES; ++s)
+            if (auto e = reg.lookup(s); e && e->ifindex) {
+                std::string name(e->name, strnlen(e->name, sizeof e->name));
+                if (ifindex_of.count(name) && !slot_of.count(name)) {
+                    slot_of[name] = s;
+                    used.insert(s);
+                }
+            }
+    }
+    for (auto& t : targets) {
+        if (!slot_of.count(t.conf->name)) {
+            __u32 s = 0;
+            while (used.count(s)) ++s;
+            if (s >= XDPD_MAX_IFACES)
+                throw std::runtime_error(fmt::format("more than {} interfaces", XDPD_MAX_IFACES));
+            slot_of[t.conf->name] = s;
+            used.insert(s);
+        }
+        t.pc.ifslot = slot_of[t.conf->name];
+    }
+
+    // 3. Load every program instance before touching any interface: a verifier
+    //    rejection leaves the running programs in place.
+    std::vector<bpf::Pipeline> progs;
+    for (auto& t : targets) progs.push_back(bpf::Pipeline::load_pinned(t.pc, dir_));
+    open_maps();
+
+    // 4. Swap programs in (atomically where a link exists), register interfaces.
+    bpf::Map<__u32, xdpd_iface> reg(maps_.at("xdpd_ifaces"));
+    for (size_t i = 0; i < targets.size(); ++i) {
+        const auto& t = targets[i];
+        const std::string pin = dir_ + "/" + kLinkPrefix + t.conf->name;
+        auto link = attach::XdpLink::open_pinned(pin);
+        std::string note;
+        if (link && int(link->ifindex()) == t.ifindex) {
+            link->update(progs[i].prog_fd());
+            note = fmt::format("{}: program swapped (link {}, {} mode)", t.conf->name, link->link_id(),
+                               attach::mode_name(link->mode()));
+        } else {
+            if (link) link->detach();  // the interface it held is gone
+            link = attach::XdpLink::create(progs[i].prog_fd(), t.ifindex, t.conf->name,
+                                           to_attach_mode(t.conf->mode), pin, replace_foreign, &note);
+            note = fmt::format("{}: attached in {} mode (link {}){}", t.conf->name,
+                               attach::mode_name(link->mode()), link->link_id(),
+                               note.empty() ? "" : "; " + note);
+        }
+        xdpd_iface e{};
+        e.ifindex = __u32(t.ifindex);
+        e.mode = link->mode();
+        std::strncpy(e.name, t.conf->name.c_str(), sizeof e.name - 1);
+        auto old = reg.lookup(t.pc.ifslot);
+        e.attached_at = old && old->ifindex == e.ifindex ? old->attached_at : __u64(time(nullptr));
+        reg.update(t.pc.ifslot, e);
+        report.notes.push_back(note);
+    }
+
+    // 5. Interfaces no longer configured: detach and free their slots.
+    for (const auto& entry : fs::directory_iterator(dir_)) {
+        std::string fname = entry.path().filename();
+        if (fname.rfind(kLinkPrefix, 0) != 0) continue;
+        std::string name = fname.substr(std::strlen(kLinkPrefix));
+        if (ifindex_of.count(name)) continue;
+        if (auto link = attach::XdpLink::open_pinned(entry.path())) link->detach();
+        for (__u32 s = 0; s < XDPD_MAX_IFACES; ++s)
+            if (auto e = reg.lookup(s); e && std::string(e->name) == name) {
+                reg.update(s, xdpd_iface{});
+                bpf::PerCpuMap<__u32, xdpd_if_stats>(maps_.at("xdpd_stats")).zero(s);
+            }
+        report.notes.push_back(name + ": detached (no longer configured)");
+    }
+
+    // 6. Rules and switches.
+    report.rules = installer_->install(rules);
+    installer_->set_monitor(cfg.monitor);
+    report.warnings = report.rules.warnings;
+    last_install_ = report.rules;
+    applied_ = cfg;
+    return report;
+}
+
+void DataPlane::set_monitor(bool on) {
+    if (!installer_) throw std::runtime_error("no data plane pinned at " + dir_);
+    installer_->set_monitor(on);
+}
+
+std::vector<std::string> DataPlane::detach_all() {
+    std::vector<std::string> notes;
+    if (!fs::exists(dir_)) return notes;
+    for (const auto& entry : fs::directory_iterator(dir_)) {
+        std::string fname = entry.path().filename();
+        if (fname.rfind(kLinkPrefix, 0) != 0) continue;
+        if (auto link = attach::XdpLink::open_pinned(entry.path())) {
+            link->detach();
+            notes.push_back(fname.substr(std::strlen(kLinkPrefix)) + ": detached");
+        }
+    }
+    installer_.reset();
+    fw_maps_.reset();
+    maps_.clear();
+    for (const auto& name : bpf::shared_map_names()) unlink((dir_ + "/" + name).c_str());
+    if (rmdir(dir_.c_str()) != 0 && errno != ENOENT)
+        notes.push_back(fmt::format("left {} in place: {}", dir_, std::strerror(errno)));
+    applied_.reset();
+    return notes;
+}
+
+nlohmann::json DataPlane::status() const {
+    nlohmann::json j;
+    j["bpffs"] = dir_;
+    j["interfaces"] = nlohmann::json::array();
+    if (!exists() || maps_.empty()) {
+        j["running"] = false;
+        return j;
+    }
+    bpf::Map<__u32, xdpd_iface> reg(maps_.at("xdpd_ifaces"));
+    for (__u32 s = 0; s < XDPD_MAX_IFACES; ++s) {
+        auto e = reg.lookup(s);
+        if (!e || !e->ifindex) continue;
+        std::string name(e->name, strnlen(e->name, sizeof e->name));
+        nlohmann::json ji = {{"name", name}, {"ifindex", e->ifindex}, {"slot", s},
+                             {"attached_at", e->attached_at}};
+        try {
+            if (auto link = attach::XdpLink::open_pinned(dir_ + "/" + kLinkPrefix + name)) {
+                ji["mode"] = attach::mode_name(link->mode());
+                ji["prog_id"] = link->prog_id();
+                ji["link_id"] = link->link_id();
+                ji["attached"] = link->ifindex() != 0;
+            }
+        } catch (const std::exception& ex) {
+            ji["error"] = ex.what();
+        }
+        j["interfaces"].push_back(ji);
+    }
+    j["maps"] = nlohmann::json::array();
+    __u64 total = 0;
+    for (const auto& [name, m] : maps_) {
+        bpf_map_info info{};
+        __u32 len = sizeof info;
+        if (bpf_obj_get_info_by_fd(m.fd(), &info, &len)) continue;
+        __u64 mem = memlock_of(m.fd());
+        total += mem;
+        j["maps"].push_back({{"name", name}, {"id", info.id}, {"max_entries", info.max_entries},
+                             {"key_size", info.key_size}, {"value_size", info.value_size},
+                             {"memlock_bytes", mem}});
+    }
+    j["memlock_bytes"] = total;
+    if (installer_) {
+        j["firewall"] = {{"monitor", installer_->monitor()},
+                         {"generation", installer_->active_generation()}};
+        if (applied_) {
+            j["firewall"]["enabled"] = applied_->firewall_enabled;
+            j["firewall"]["rules"] = last_install_.rules;
+            j["firewall"]["tuples"] = last_install_.tuples;
+            j["firewall"]["entries"] = last_install_.entries;
+            j["firewall"]["default"] = fw::to_string(applied_->rules.default_action);
+            j["config"] = applied_->path;
+        }
+    }
+    j["running"] = true;
+    return j;
+}
+
+nlohmann::json DataPlane::stats() const {
+    return stats::to_json(stats::read(pinned("xdpd_ifaces"), pinned("xdpd_stats")));
+}
+
+nlohmann::json DataPlane::rules() const {
+    nlohmann::json out = nlohmann::json::array();
+    if (!installer_) return out;
+    for (const auto& c : installer_->counters())
+        out.push_back({{"id", c.id}, {"rule", c.describe}, {"action", fw::to_string(c.action)},
+                       {"slot", c.slot}, {"packets", c.total.packets}, {"bytes", c.total.bytes}});
+    return out;
+}
+
+}  // namespace xdpd::daemon

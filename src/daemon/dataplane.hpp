@@ -1,0 +1,62 @@
+// DataPlane: everything xdpd keeps in the kernel, under one bpffs directory:
+// the shared maps, one pinned XDP link per interface, the rule set. apply()
+// reconciles it with a config; it validates everything that can fail first, so
+// a bad config leaves the running data plane as it was.
+#pragma once
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bpf/map.hpp"
+#include "config/config.hpp"
+#include "fw/installer.hpp"
+
+namespace xdpd::daemon {
+
+struct ApplyReport {
+    std::vector<std::string> notes;     // what happened, in words, one per change
+    std::vector<std::string> warnings;  // from the rule compiler
+    fw::InstallReport rules;
+};
+
+class DataPlane {
+public:
+    // Opens (or prepares) the data plane pinned under pin_dir; mounts bpffs on
+    // /sys/fs/bpf when it is missing.
+    explicit DataPlane(std::string pin_dir);
+    ~DataPlane();
+
+    ApplyReport apply(const config::Config& cfg, bool replace_foreign = false);
+    void set_monitor(bool on);
+
+    // Takes every program off its interface and removes every pin. Works on a
+    // data plane left behind by a daemon that is gone, too.
+    std::vector<std::string> detach_all();
+
+    bool exists() const;  // are there pinned maps?
+    nlohmann::json status() const;
+    nlohmann::json stats() const;
+    nlohmann::json rules() const;
+
+    const std::string& pin_dir() const { return dir_; }
+
+private:
+    bpf::MapRef pinned(const std::string& name) const;
+    void open_maps();
+
+    std::string dir_;
+    std::map<std::string, bpf::MapRef> maps_;
+    std::unique_ptr<fw::FirewallMaps> fw_maps_;
+    std::unique_ptr<fw::Installer> installer_;
+    std::optional<config::Config> applied_;
+    fw::InstallReport last_install_;
+};
+
+// Mounts bpffs at /sys/fs/bpf if nothing is mounted there; creates dir.
+void ensure_bpffs(const std::string& dir);
+
+}  // namespace xdpd::daemon
