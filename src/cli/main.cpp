@@ -3,10 +3,12 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "cli/commands.hpp"
 #include "daemon/daemon.hpp"
+#include "lab/lab_run.hpp"
 #include "util/netns.hpp"
 
 int main(int argc, char** argv) {
@@ -63,6 +65,13 @@ int main(int argc, char** argv) {
     monitor->add_option("state", state, "on | off")->required()->check(CLI::IsMember({"on", "off"}));
     monitor->add_flag("-j,--json", common.json, "Machine-readable output");
 
+    xdpd::lab::LabOptions lab_opts;
+    auto* lab = app.add_subcommand("lab", "Demo: client, attacker and server namespaces, xdpd guarding the server,\n"
+                                          "real ICMP/TCP/UDP traffic (IPv4 and IPv6) without and with xdpd, and a\n"
+                                          "summary of what passed and what was dropped and why. Cleans up; ~15 s");
+    lab->add_flag("-j,--json", lab_opts.json, "Machine-readable summary");
+    lab->add_option("--flood", lab_opts.flood_packets, "UDP datagrams the attacker sends")->capture_default_str();
+
     app.add_subcommand("detach", "Remove the data plane: detach every program, remove every pin (stops the daemon)");
 
     CLI11_PARSE(app, argc, argv);
@@ -75,6 +84,10 @@ int main(int argc, char** argv) {
         if (*rules) return cli::cmd_rules(common);
         if (*reload) return cli::cmd_reload(common);
         if (*monitor) return cli::cmd_monitor(common, state);
+        if (*lab) {
+            lab_opts.xdpd_binary = std::filesystem::read_symlink("/proc/self/exe");
+            return xdpd::lab::run_lab(lab_opts);
+        }
         if (app.got_subcommand("detach")) return cli::cmd_detach(common);
     } catch (const std::exception& e) {
         std::cerr << "xdpd: " << e.what() << "\n";
