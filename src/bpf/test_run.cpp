@@ -16,7 +16,7 @@ TestRunResult test_run(int prog_fd, const std::vector<uint8_t>& packet,
     ctx.rx_queue_index = opts.rx_queue;
     LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = packet.data(),
                 .data_out = r.packet.data(), .data_size_in = __u32(packet.size()),
-                .data_size_out = __u32(r.packet.size()), .repeat = opts.repeat);
+                .data_size_out = __u32(r.packet.size()), .repeat = int(opts.repeat));
     if (opts.ingress_ifindex || opts.rx_queue) {
         o.ctx_in = &ctx;
         o.ctx_size_in = sizeof ctx;

@@ -40,10 +40,18 @@ DaemonProcess::DaemonProcess(std::string bin, std::string netns, DaemonPaths pat
 }
 
 DaemonProcess::~DaemonProcess() {
-    if (!proc_) return;
     try {
-        if (proc_->running()) stop();
-        remove_dataplane(bin_, netns_, paths_);
+        if (proc_ && proc_->running()) stop();
+    } catch (...) {
+    }
+}
+
+ScratchDataPlane::~ScratchDataPlane() {
+    try {
+        if (access((paths_.bpffs + "/xdpd_runtime").c_str(), F_OK) == 0)
+            net::exec(nullptr, {bin_, "--netns", netns_, "--socket", paths_.socket + ".none", "--bpffs",
+                                paths_.bpffs, "detach"},
+                      std::chrono::seconds(30));
     } catch (...) {
     }
     std::error_code ec;
@@ -66,16 +74,14 @@ void DaemonProcess::stop(int sig) {
     if (!proc_->wait(std::chrono::seconds(10))) proc_->stop();
 }
 
+void DaemonProcess::signal(int sig) {
+    if (proc_) proc_->kill(sig);
+}
+
 void DaemonProcess::kill9() {
     if (!proc_) return;
     proc_->kill(SIGKILL);
     proc_->wait(std::chrono::seconds(5));
-}
-
-void DaemonProcess::remove_dataplane(const std::string& bin, const std::string& netns, const DaemonPaths& p) {
-    if (access((p.bpffs + "/xdpd_runtime").c_str(), F_OK) != 0) return;
-    net::exec(nullptr, {bin, "--netns", netns, "--socket", p.socket + ".none", "--bpffs", p.bpffs, "detach"},
-              std::chrono::seconds(30));
 }
 
 }  // namespace xdpd::lab

@@ -94,7 +94,8 @@ int run_lab(const LabOptions& o) {
     std::cerr << "lab: traffic without xdpd\n";
     for (auto& p : probes) p.before = p.run();
 
-    DaemonPaths paths = DaemonPaths::for_name(lab.prefix());
+    ScratchDataPlane scratch(o.xdpd_binary, lab.server().name(), DaemonPaths::for_name(lab.prefix()));
+    const DaemonPaths& paths = scratch.paths();
     std::ofstream(paths.config) << lab_config(paths.socket, paths.bpffs);
     std::cerr << "lab: starting xdpd on " << lab.server().name() << "/srv0 (config " << paths.config << ")\n";
     DaemonProcess daemon(o.xdpd_binary, lab.server().name(), paths);

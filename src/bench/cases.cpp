@@ -1,0 +1,326 @@
+#include "bench/cases.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+
+#include "baseline.skel.h"
+#include "bench/packets.hpp"
+#include "bench/rulesets.hpp"
+#include "bench/xdp_filter.hpp"
+#include "bpf/pipeline.hpp"
+#include "bpf/map.hpp"
+#include "fw/installer.hpp"
+#include "xdpd/abi.h"
+
+namespace xdpd::bench {
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+const char* action_name(__u32 a) {
+    switch (a) {
+    case XDPD_ACT_ABORTED: return "XDP_ABORTED";
+    case XDPD_ACT_DROP: return "XDP_DROP";
+    case XDPD_ACT_PASS: return "XDP_PASS";
+    case XDPD_ACT_TX: return "XDP_TX";
+    case XDPD_ACT_REDIRECT: return "XDP_REDIRECT";
+    }
+    return "?";
+}
+
+std::string prog_label(int fd) {
+    bpf_prog_info info{};
+    __u32 len = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len)) return "?";
+    return fmt::format("{} (id {})", info.name, info.id);
+}
+
+// The reason the pipeline recorded for one run of `frame`: proves which path
+// the packet took (a miss must reach the default policy, i.e. visit every tuple).
+__u32 reason_of(const bpf::Pipeline& p, int prog_fd, const Frame& frame) {
+    auto stats_map = p.map("xdpd_stats");
+    bpf::PerCpuMap<__u32, xdpd_if_stats> stats(stats_map);
+    auto sum = [&] {
+        std::vector<__u64> v(XDPD_R_MAX, 0);
+        for (const auto& s : stats.lookup_all(p.config().ifslot))
+            for (int r = 0; r < XDPD_R_MAX; ++r) v[r] += s.reason[r].packets;
+        return v;
+    };
+    auto before = sum();
+    verdict_of(prog_fd, frame);
+    auto after = sum();
+    for (int r = 0; r < XDPD_R_MAX; ++r)
+        if (after[r] != before[r]) return __u32(r);
+    throw std::runtime_error("the pipeline recorded no reason for a test packet");
+}
+
+void expect_reason(const bpf::Pipeline& p, const Frame& frame, __u32 want, const char* what) {
+    __u32 got = reason_of(p, p.prog_fd(), frame);
+    if (got != want)
+        throw std::runtime_error(fmt::format("{} packet took reason {} instead of {}: not measuring it",
+                                             what, got, want));
+}
+
+size_t parse_count(const std::string& name, const std::string& num) {
+    if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos || num.size() > 7)
+        throw std::invalid_argument("case '" + name + "': '" + num + "' is not a rule count");
+    return std::stoul(num);
+}
+
+}  // namespace
+
+// ---- case names ---------------------------------------------------------------
+
+std::string CaseSpec::name() const {
+    switch (kind) {
+    case CaseKind::xdp_drop: return "drop";
+    case CaseKind::xdp_pass: return "pass";
+    case CaseKind::pipeline_off: return "off";
+    case CaseKind::firewall: return fmt::format("fw:{}", rules);
+    case CaseKind::xdp_filter: return fmt::format("xdp-filter:{}", rules);
+    case CaseKind::firewall_xf: return fmt::format("fw-xf:{}", rules);
+    }
+    return "?";
+}
+
+std::vector<CaseSpec> default_cases() {
+    return {{CaseKind::xdp_drop},        {CaseKind::xdp_pass},          {CaseKind::pipeline_off},
+            {CaseKind::firewall, 10},    {CaseKind::firewall, 1000},    {CaseKind::firewall, 10000},
+            {CaseKind::xdp_filter, 10},  {CaseKind::xdp_filter, 10000}, {CaseKind::firewall_xf, 10000}};
+}
+
+std::vector<CaseSpec> parse_cases(const std::string& list) {
+    std::vector<CaseSpec> out;
+    size_t i = 0;
+    while (i <= list.size()) {
+        size_t j = list.find(',', i);
+        if (j == std::string::npos) j = list.size();
+        std::string tok = list.substr(i, j - i);
+        i = j + 1;
+        if (tok.empty()) continue;
+        if (tok == "default") {
+            for (auto& c : default_cases()) out.push_back(c);
+            continue;
+        }
+        if (tok == "drop") { out.push_back({CaseKind::xdp_drop}); continue; }
+        if (tok == "pass") { out.push_back({CaseKind::xdp_pass}); continue; }
+        if (tok == "off") { out.push_back({CaseKind::pipeline_off}); continue; }
+        size_t colon = tok.find(':');
+        std::string kind = tok.substr(0, colon);
+        if (kind != "fw" && kind != "xdp-filter" && kind != "fw-xf")
+            throw std::invalid_argument("unknown case '" + tok + "' (see --help)");
+        if (colon == std::string::npos)
+            throw std::invalid_argument("case '" + tok + "' needs a rule count, e.g. " + tok + ":1000");
+        size_t n = parse_count(tok, tok.substr(colon + 1));
+        if (kind == "fw") {
+            if (n > XDPD_FW_MAX_RULES)
+                throw std::invalid_argument(fmt::format("case '{}': the data plane holds at most {} rules",
+                                                        tok, XDPD_FW_MAX_RULES));
+            out.push_back({CaseKind::firewall, n});
+        } else if (kind == "xdp-filter" || kind == "fw-xf") {
+            if (n < 1 || n > 10000 + kXdpFilterPorts)
+                throw std::invalid_argument(fmt::format(
+                    "case '{}': between 1 and {} rules (xdp-filter holds 10,000 addresses)", tok,
+                    10000 + kXdpFilterPorts));
+            out.push_back({kind == "fw-xf" ? CaseKind::firewall_xf : CaseKind::xdp_filter, n});
+        }
+    }
+    if (out.empty()) throw std::invalid_argument("no case given");
+    return out;
+}
+
+std::string case_help() {
+    return "  drop           baseline: XDP program that only returns XDP_DROP\n"
+           "  pass           baseline: XDP program that only returns XDP_PASS\n"
+           "  off            xdpd pipeline, firewall compiled out (parse + stats)\n"
+           "  fw:N           xdpd pipeline + firewall of N rules, fixed set of shapes\n"
+           "  xdp-filter:N   xdp-filter (skb mode, scratch interface), N exact-match\n"
+           "                 deny rules (N-3 source IPv4 addresses + 3 ports)\n"
+           "  fw-xf:N        xdpd running the xdp-filter:N rule set\n"
+           "  default        drop,pass,off,fw:10,fw:1000,fw:10000,xdp-filter:10,\n"
+           "                 xdp-filter:10000,fw-xf:10000\n";
+}
+
+const FrameRun* CaseResult::frame(const std::string& label) const {
+    for (const auto& f : frames)
+        if (f.label == label) return &f;
+    return nullptr;
+}
+
+// ---- runner -------------------------------------------------------------------
+
+struct Runner::State {
+    struct BaselineDeleter {
+        void operator()(baseline_bpf* s) const { baseline_bpf__destroy(s); }
+    };
+    std::unique_ptr<baseline_bpf, BaselineDeleter> baseline;
+    std::unique_ptr<bpf::Pipeline> off;
+    std::unique_ptr<bpf::Pipeline> fw;
+    fw::FirewallMaps fw_maps;  // the installer keeps a reference: lives as long as it
+    std::unique_ptr<fw::Installer> installer;
+};
+
+Runner::Runner(BenchOptions opts) : opts_(std::move(opts)), st_(std::make_unique<State>()) {}
+Runner::~Runner() = default;
+
+void Runner::progress(const std::string& msg) const {
+    if (opts_.verbose) std::fprintf(stderr, "xdpd-bench: %s\n", msg.c_str());
+}
+
+CaseResult Runner::run(const CaseSpec& c) {
+    CaseResult r;
+    r.spec = c;
+    progress("case " + c.name());
+    try {
+        switch (c.kind) {
+        case CaseKind::xdp_drop:
+        case CaseKind::xdp_pass: run_baseline(c, r); break;
+        case CaseKind::pipeline_off:
+        case CaseKind::firewall:
+        case CaseKind::firewall_xf: run_pipeline(c, r); break;
+        case CaseKind::xdp_filter: run_xdp_filter(c, r); break;
+        }
+    } catch (const std::exception& e) {
+        r.status = CaseResult::Status::error;
+        r.reason = e.what();
+        r.frames.clear();  // never report numbers from a case that failed
+        progress("case " + c.name() + " failed: " + r.reason);
+    }
+    return r;
+}
+
+void Runner::time_frames(int prog_fd, CaseResult& r, __u32 miss_verdict, __u32 hit_verdict) {
+    std::vector<FrameRun> plan;
+    for (size_t len : opts_.frame_sizes)
+        plan.push_back({fmt::format("miss-{}", len), len, false, miss_verdict, {}});
+    if (opts_.hit_frame && !opts_.frame_sizes.empty())
+        plan.push_back({fmt::format("hit-{}", opts_.frame_sizes.front()), opts_.frame_sizes.front(),
+                        true, hit_verdict, {}});
+    // Every verdict first: a case that does not take the intended path is an
+    // error, not a number.
+    for (auto& f : plan) {
+        Frame frame = f.hit ? hit_frame(f.frame_len) : miss_frame(f.frame_len);
+        __u32 v = verdict_of(prog_fd, frame);
+        if (v != f.expected)
+            throw std::runtime_error(fmt::format("{} packet got {}, expected {}: not measuring it",
+                                                 f.label, action_name(v), action_name(f.expected)));
+    }
+    for (auto& f : plan) {
+        Frame frame = f.hit ? hit_frame(f.frame_len) : miss_frame(f.frame_len);
+        f.m = measure(prog_fd, frame, opts_.measure);
+        progress(fmt::format("  {:<10} {:>7.1f} ns/packet (trials {})", f.label, f.m.median_ns,
+                             fmt::join(f.m.trial_ns, " ")));
+    }
+    r.frames = std::move(plan);
+}
+
+void Runner::run_baseline(const CaseSpec& c, CaseResult& r) {
+    if (!st_->baseline) {
+        st_->baseline.reset(baseline_bpf__open_and_load());
+        if (!st_->baseline) throw SysError("load bpf/baseline.bpf.c", errno);
+    }
+    bool drop = c.kind == CaseKind::xdp_drop;
+    int fd = bpf_program__fd(drop ? st_->baseline->progs.xdp_drop : st_->baseline->progs.xdp_pass);
+    r.program = prog_label(fd);
+    __u32 v = drop ? XDPD_ACT_DROP : XDPD_ACT_PASS;
+    time_frames(fd, r, v, v);
+}
+
+void Runner::run_pipeline(const CaseSpec& c, CaseResult& r) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (c.kind == CaseKind::pipeline_off) {
+        if (!st_->off)
+            st_->off = std::make_unique<bpf::Pipeline>(bpf::Pipeline::load({.firewall = false}));
+        r.program = prog_label(st_->off->prog_fd());
+        r.setup_ms = ms_since(t0);
+        expect_reason(*st_->off, miss_frame(64), XDPD_R_NO_FIREWALL, "miss");
+        time_frames(st_->off->prog_fd(), r, XDPD_ACT_PASS, XDPD_ACT_PASS);
+        return;
+    }
+    if (!st_->fw) {
+        st_->fw = std::make_unique<bpf::Pipeline>(bpf::Pipeline::load({.firewall = true}));
+        auto& p = *st_->fw;
+        st_->fw_maps = fw::FirewallMaps{p.map("xdpd_runtime"), p.map("xdpd_fw_tuples"),
+                                        p.map("xdpd_fw_entries"), p.map("xdpd_rule_stats"),
+                                        p.map("xdpd_fw_slots")};
+        st_->installer = std::make_unique<fw::Installer>(st_->fw_maps);
+    }
+    fw::RuleSet rs;
+    if (c.kind == CaseKind::firewall) {
+        rs = make_ruleset(c.rules);
+    } else {
+        auto xf = make_xdp_filter_ruleset(c.rules);
+        rs = to_xdpd(xf);
+        r.notes.push_back(fmt::format("{} xdp-filter rules ({} addresses, {} ports) = {} xdpd rules "
+                                      "(a port is one tcp and one udp rule)",
+                                      xf.size(), xf.src_ipv4.size(), xf.ports.size(), rs.rules.size()));
+    }
+    auto rep = st_->installer->install(rs);
+    r.setup_ms = ms_since(t0);
+    r.program = prog_label(st_->fw->prog_fd());
+    r.rules = rep.rules;
+    r.tuples = rep.tuples;
+    r.entries = rep.entries;
+    for (const auto& w : rep.warnings) r.notes.push_back("compiler: " + w);
+    progress(fmt::format("  installed {} rules: {} tuples, {} entries in {:.0f} ms", rep.rules,
+                         rep.tuples, rep.entries, r.setup_ms));
+    // The miss packet must reach the default policy (every tuple looked up),
+    // the hit packet must be denied by a rule.
+    expect_reason(*st_->fw, miss_frame(64), XDPD_R_DEFAULT_ALLOW, "miss");
+    if (!rs.rules.empty()) expect_reason(*st_->fw, hit_frame(64), XDPD_R_FW_DENY, "hit");
+    time_frames(st_->fw->prog_fd(), r, XDPD_ACT_PASS, rs.rules.empty() ? XDPD_ACT_PASS : XDPD_ACT_DROP);
+}
+
+void Runner::run_xdp_filter(const CaseSpec& c, CaseResult& r) {
+    if (!opts_.xdp_filter) {
+        r.status = CaseResult::Status::skipped;
+        r.reason = "--no-xdp-filter";
+        return;
+    }
+    if (auto why = xdp_filter_unavailable()) {
+        r.status = CaseResult::Status::skipped;
+        r.reason = *why;
+        progress("  skipped: " + r.reason);
+        return;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    auto xf = make_xdp_filter_ruleset(c.rules);
+    ScratchInterface iface(fmt::format("xdpdb{}", getpid() % 10000000));
+    XdpFilterSession session(iface);
+    auto rep = session.add(xf, opts_.xdp_filter_cli_addresses);
+    r.setup_ms = ms_since(t0);
+    size_t in_map = session.ipv4_entries();
+    if (in_map != xf.src_ipv4.size())
+        throw std::runtime_error(fmt::format("xdp-filter's filter_ipv4 map holds {} addresses, {} added",
+                                             in_map, xf.src_ipv4.size()));
+    r.rules = xf.size();
+    r.program = fmt::format("{} (id {})", session.prog_name(), session.prog_id());
+    r.notes.push_back(fmt::format("{} interface {}, `xdp-filter load {} -m skb`, {}",
+                                  iface.kind(), iface.name(), iface.name(),
+                                  session.prog_name() == "xdp_dispatcher"
+                                      ? "attached: the libxdp dispatcher (runs xdp-filter through freplace)"
+                                      : "attached: xdp-filter's program itself (libxdp used no dispatcher)"));
+    r.notes.push_back(fmt::format("{} addresses, {} ports: {}", xf.src_ipv4.size(), xf.ports.size(),
+                                  rep.describe()));
+    progress("  " + r.notes.back());
+    // The last address must be live too (it may have come through the batch).
+    if (!xf.src_ipv4.empty()) {
+        Frame last = tcp4_frame(xf.src_ipv4.back(), kMissDst, kMissSport, kMissDport, 64);
+        __u32 v = verdict_of(session.prog_fd(), last);
+        if (v != XDPD_ACT_DROP)
+            throw std::runtime_error(fmt::format("a packet from the last blocked address {} got {}",
+                                                 xf.src_ipv4.back(), action_name(v)));
+    }
+    time_frames(session.prog_fd(), r, XDPD_ACT_PASS, XDPD_ACT_DROP);
+}
+
+}  // namespace xdpd::bench

@@ -1,0 +1,265 @@
+// The real xdpd daemon on a veth in a namespace lab, with real kernel traffic:
+// the firewall enforces, monitor mode counts, restarts and reloads keep the data
+// plane and its state, attach modes and coexistence behave as documented.
+#include <bpf/libbpf.h>
+#include <gtest/gtest.h>
+#include <linux/if_link.h>
+
+#include <net/if.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+#include <fstream>
+
+#include "baseline.skel.h"
+#include "lab/daemon_process.hpp"
+#include "net/lab_topology.hpp"
+#include "net/link.hpp"
+#include "net/ping.hpp"
+#include "net/process.hpp"
+#include "net/tcp.hpp"
+
+namespace xdpd::test {
+namespace {
+
+using namespace std::chrono_literals;
+using net::Lab;
+
+constexpr auto kDenied = 500ms;  // a dropped SYN is retried after 1 s: 500 ms tells drop from pass
+
+class Daemon : public ::testing::Test {
+protected:
+    void SetUp() override {
+        scratch_.emplace(XDPD_BINARY, lab_.server().name(), lab::DaemonPaths::for_name(lab_.prefix()));
+        paths_ = scratch_->paths();
+        web_.emplace(lab_.server(), 80);
+        ssh_.emplace(lab_.server(), 22);
+    }
+
+    void write_config(const std::string& body) {
+        std::ofstream(paths_.config) << body << "\ndaemon:\n  socket: " << paths_.socket
+                                     << "\n  bpffs: " << paths_.bpffs << "\n";
+    }
+    void start(std::vector<std::string> extra = {}) {
+        daemon_.emplace(XDPD_BINARY, lab_.server().name(), paths_, extra);
+    }
+    bool tcp(uint16_t port, int v = 4, const net::Netns* from = nullptr) {
+        return net::tcp_exchange(from ? *from : lab_.client(), Lab::server_addr(v), port, "x", kDenied);
+    }
+    bool ping(int v = 4) { return net::ping(lab_.client(), Lab::server_addr(v), 1, 1s).ok(); }
+    uint64_t rule_packets(const std::string& id) {
+        for (const auto& r : daemon_->call({{"cmd", "rules"}}))
+            if (r["id"] == id) return r["packets"].get<uint64_t>();
+        ADD_FAILURE() << "no rule " << id;
+        return 0;
+    }
+    uint64_t reason_packets(const std::string& reason) {
+        auto s = daemon_->call({{"cmd", "stats"}});
+        return s["interfaces"][0]["reasons"][reason]["packets"].get<uint64_t>();
+    }
+    std::string xdp_on_srv0() {
+        return net::exec(&lab_.server(), {"ip", "-d", "link", "show", "srv0"}).out;
+    }
+
+    Lab lab_;
+    std::optional<lab::ScratchDataPlane> scratch_;  // removes what the daemons pinned
+    lab::DaemonPaths paths_;
+    std::optional<net::TcpServer> web_, ssh_;
+    std::optional<lab::DaemonProcess> daemon_;
+};
+
+const char* kSshDeny = R"(interfaces:
+  - name: srv0
+firewall:
+  rules:
+    - id: no-ssh
+      action: deny
+      proto: tcp
+      dport: 22
+    - id: no-ping
+      action: deny
+      proto: icmp
+      icmp_type: echo-request
+    - id: no-ping6
+      action: deny
+      proto: icmpv6
+      icmp_type: echo-request
+)";
+
+TEST_F(Daemon, DenyRuleRefusesSshWhileWebWorksIpv4AndIpv6) {
+    ASSERT_TRUE(tcp(22)) << "lab broken before xdpd";
+    ASSERT_TRUE(ping(4));
+    ASSERT_TRUE(ping(6));
+    write_config(kSshDeny);
+    start();
+    EXPECT_TRUE(tcp(80, 4));
+    EXPECT_TRUE(tcp(80, 6));
+    EXPECT_FALSE(tcp(22, 4));
+    EXPECT_FALSE(tcp(22, 6));
+    EXPECT_FALSE(ping(4));
+    EXPECT_FALSE(ping(6));
+    EXPECT_GE(rule_packets("no-ssh"), 2u);
+    EXPECT_GE(rule_packets("no-ping"), 1u);
+    EXPECT_GE(rule_packets("no-ping6"), 1u);
+    EXPECT_GE(reason_packets("fw_deny"), 4u);
+}
+
+TEST_F(Daemon, IcmpMatchedByType) {
+    write_config(R"(interfaces:
+  - name: srv0
+firewall:
+  rules:
+    - id: no-timestamp
+      action: deny
+      proto: icmp
+      icmp_type: 13
+)");
+    start();
+    EXPECT_TRUE(ping(4));  // echo-request (8) is not type 13
+    EXPECT_EQ(rule_packets("no-timestamp"), 0u);
+}
+
+TEST_F(Daemon, MonitorModePassesTrafficButCountsIt) {
+    std::string cfg = kSshDeny;
+    cfg += "  monitor: true\n";
+    write_config(cfg);
+    start();
+    EXPECT_TRUE(tcp(22));
+    EXPECT_GE(rule_packets("no-ssh"), 1u);
+    EXPECT_GE(reason_packets("fw_monitor"), 1u);
+    EXPECT_EQ(reason_packets("fw_deny"), 0u);
+    auto r = daemon_->cli({"monitor", "off"});
+    ASSERT_TRUE(r.ok()) << r.err;
+    EXPECT_FALSE(tcp(22));  // immediately, no reload
+}
+
+TEST_F(Daemon, RestartAfterCrashKeepsEnforcingAndCounters) {
+    write_config(kSshDeny);
+    start();
+    EXPECT_FALSE(tcp(22));
+    auto before = rule_packets("no-ssh");
+    auto link_before = daemon_->call({{"cmd", "status"}})["interfaces"][0]["link_id"];
+    daemon_->kill9();
+    EXPECT_FALSE(tcp(22)) << "data plane must keep enforcing without the daemon";
+    EXPECT_TRUE(tcp(80));
+    start();
+    auto st = daemon_->call({{"cmd", "status"}});
+    EXPECT_EQ(st["interfaces"][0]["link_id"], link_before) << "the pinned link is adopted, not recreated";
+    EXPECT_GT(rule_packets("no-ssh"), before) << "counters kept, and the drop while down was counted";
+}
+
+TEST_F(Daemon, ReloadWithBrokenConfigKeepsOldRules) {
+    write_config(kSshDeny);
+    start();
+    EXPECT_FALSE(tcp(22));
+    write_config("interfaces:\n  - name: srv0\nfirewall:\n  rules:\n    - action: deny\n      dport: 22\n");
+    auto r = daemon_->cli({"reload"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("xdpd.yaml:6:"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("previous config keeps running"), std::string::npos) << r.err;
+    EXPECT_FALSE(tcp(22)) << "old rules still enforced";
+    EXPECT_TRUE(daemon_->running());
+
+    write_config("interfaces:\n  - name: srv0\nfirewall:\n  rules: []\n");
+    r = daemon_->cli({"reload"});
+    ASSERT_TRUE(r.ok()) << r.err;
+    EXPECT_TRUE(tcp(22)) << "new rules enforced after a good reload";
+}
+
+TEST_F(Daemon, SighupReloads) {
+    write_config("interfaces:\n  - name: srv0\nfirewall:\n  rules: []\n");
+    start();
+    EXPECT_TRUE(tcp(22));
+    write_config(kSshDeny);
+    daemon_->signal(SIGHUP);
+    for (int i = 0; i < 200 && daemon_->call({{"cmd", "status"}})["reloads"] == 0; ++i)
+        std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(daemon_->call({{"cmd", "status"}})["reloads"], 1);
+    EXPECT_FALSE(tcp(22));
+}
+
+TEST_F(Daemon, AttachModesAreReported) {
+    write_config("interfaces:\n  - name: srv0\n    mode: auto\n");
+    start();
+    auto st = daemon_->call({{"cmd", "status"}});
+    EXPECT_EQ(st["interfaces"][0]["mode"], "native");  // veth supports native XDP
+    EXPECT_NE(xdp_on_srv0().find("xdp"), std::string::npos);
+    daemon_.reset();
+    ASSERT_TRUE(net::exec(nullptr, {XDPD_BINARY, "--netns", lab_.server().name(), "--socket", "/nonexistent",
+                                    "--bpffs", paths_.bpffs, "detach"}).ok());
+
+    write_config("interfaces:\n  - name: srv0\n    mode: skb\n");
+    start();
+    st = daemon_->call({{"cmd", "status"}});
+    EXPECT_EQ(st["interfaces"][0]["mode"], "skb");
+    EXPECT_TRUE(tcp(80));
+}
+
+TEST_F(Daemon, RefusesInterfaceOwnedByAnotherProgramUnlessReplace) {
+    // Another tool's program, attached through netlink from inside the server namespace.
+    int rc = net::run_in(lab_.server(), [] {
+        baseline_bpf* skel = baseline_bpf::open_and_load();
+        if (!skel) return 2;
+        int ifindex = int(if_nametoindex("srv0"));
+        return bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.xdp_pass), XDP_FLAGS_DRV_MODE, nullptr) ? 3 : 0;
+    });
+    ASSERT_EQ(rc, 0);
+    write_config(kSshDeny);
+    try {
+        start();
+        FAIL() << "xdpd attached over another program";
+    } catch (const std::exception& e) {
+        EXPECT_NE(std::string(e.what()).find("already runs XDP program 'xdp_pass'"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(tcp(22)) << "the other program is untouched";
+    start({"--replace"});
+    EXPECT_FALSE(tcp(22));
+}
+
+TEST_F(Daemon, JumboMtuLoadsNativeAndCountsWholeFrames) {
+    for (auto [ns, ifname] : {std::pair{&lab_.server(), "srv0"}, {&lab_.sw(), "sw-srv"}, {&lab_.sw(), "sw-cli"},
+                              {&lab_.client(), "cli0"}, {&lab_.sw(), "br0"}})
+        net::set_mtu(ns, ifname, 9000);
+    write_config("interfaces:\n  - name: srv0\n    mode: native\n");
+    start();
+    EXPECT_EQ(daemon_->call({{"cmd", "status"}})["interfaces"][0]["mode"], "native");
+    auto r = net::exec(&lab_.client(), {"ping", "-c", "1", "-W", "2", "-s", "8000", "-M", "do", Lab::server_addr(4)});
+    EXPECT_TRUE(r.ok()) << r.out << r.err;
+    auto s = daemon_->call({{"cmd", "stats"}});
+    uint64_t bytes = s["interfaces"][0]["l4"]["icmp"]["bytes"].get<uint64_t>();
+    EXPECT_GE(bytes, 8000u + 28 + 14) << "bytes of all fragments of the multi-buffer frame are counted";
+}
+
+TEST_F(Daemon, DetachRemovesEverything) {
+    write_config(kSshDeny);
+    start();
+    ASSERT_NE(xdp_on_srv0().find("prog/xdp"), std::string::npos) << xdp_on_srv0();
+    auto r = daemon_->cli({"detach"});
+    ASSERT_TRUE(r.ok()) << r.err;
+    for (int i = 0; i < 100 && daemon_->running(); ++i) std::this_thread::sleep_for(50ms);
+    EXPECT_FALSE(daemon_->running());
+    EXPECT_EQ(xdp_on_srv0().find("prog/xdp"), std::string::npos) << xdp_on_srv0();
+    EXPECT_FALSE(std::filesystem::exists(paths_.bpffs));
+    EXPECT_TRUE(tcp(22));
+}
+
+TEST_F(Daemon, StatsAndStatusCommandsPrintJson) {
+    write_config(kSshDeny);
+    start();
+    tcp(22);
+    auto r = daemon_->cli({"stats", "--json", "-n", "0.2", "-c", "1"});
+    ASSERT_TRUE(r.ok()) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_TRUE(j.contains("rates"));
+    EXPECT_GE(j["interfaces"][0]["actions"]["drop"]["packets"].get<uint64_t>(), 1u);
+    r = daemon_->cli({"status", "--json"});
+    ASSERT_TRUE(r.ok()) << r.err;
+    j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["interfaces"][0]["name"], "srv0");
+    EXPECT_GT(j["memlock_bytes"].get<uint64_t>(), 0u);
+    EXPECT_EQ(j["firewall"]["rules"], 3);
+}
+
+}  // namespace
+}  // namespace xdpd::test
