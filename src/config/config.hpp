@@ -1,0 +1,74 @@
+// The daemon's configuration: the model a YAML file is read into, and the
+// loader that reads, checks and reports every mistake in it with its position.
+// The schema is documented in docs/config.md.
+#pragma once
+#include <linux/types.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "fw/rule.hpp"
+#include "xdpd/abi.h"
+
+namespace xdpd::config {
+
+// How the XDP program is attached to an interface. `automatic` ("auto" in
+// YAML) lets the attacher try native first and fall back to skb.
+enum class AttachMode { native, skb, hw, automatic };
+
+const char* to_string(AttachMode m);  // "native", "skb", "hw", "auto"
+
+struct InterfaceConfig {
+    std::string name;
+    AttachMode mode = AttachMode::automatic;
+    std::string origin;  // "file:line" where the interface was listed
+};
+
+struct DaemonConfig {
+    std::string socket = "/run/xdpd/xdpd.sock";
+    std::string bpffs = "/sys/fs/bpf/xdpd";
+    bool detach_on_exit = false;     // YAML on_exit: keep | detach (default keep)
+    std::string log_level = "info";  // trace | debug | info | warn | error
+};
+
+// One message about the config, positioned at the offending YAML node.
+// line and column are 1-based; 0 means "no position" (e.g. unreadable file).
+struct Diagnostic {
+    std::string file;
+    int line = 0, column = 0;
+    std::string message;
+    bool warning = false;
+
+    // "file:line:col: error: message" (or "warning:"); without a position
+    // "file: error: message".
+    std::string str() const;
+};
+
+struct Config {
+    std::string path;  // file (or name) it came from
+    std::vector<InterfaceConfig> interfaces;
+    __u32 malformed_action = XDPD_ACT_DROP;  // parser.malformed: drop | pass
+    bool firewall_enabled = false;  // true when a firewall section is present unless enabled: false
+    bool monitor = false;           // firewall.monitor
+    fw::RuleSet rules;              // rule.origin = "file:line"
+    DaemonConfig daemon;
+    std::vector<Diagnostic> warnings;  // the config is valid, but probably not what was meant
+};
+
+// A config that cannot be used. `diagnostics` holds every error found (not
+// only the first), sorted by position; what() is their str() joined by '\n'.
+class ConfigError : public std::runtime_error {
+public:
+    explicit ConfigError(std::vector<Diagnostic> diags);
+    std::vector<Diagnostic> diagnostics;
+};
+
+// Reads and validates a config file. Throws ConfigError, also when the file
+// cannot be read ("path: error: cannot read: <strerror>").
+Config load_file(const std::string& path);
+
+// Same for YAML text; `name` stands for the file name in positions and origins.
+Config load_string(const std::string& yaml, const std::string& name = "<config>");
+
+}  // namespace xdpd::config

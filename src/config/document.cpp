@@ -1,0 +1,44 @@
+// The top level of the config file, and the small `parser` section.
+#include <fmt/format.h>
+
+#include "config/sections.hpp"
+#include "config/walk.hpp"
+
+namespace xdpd::config::detail {
+
+namespace {
+
+constexpr std::string_view kTopKeys[] = {"interfaces", "parser", "firewall", "daemon"};
+constexpr std::string_view kParserKeys[] = {"malformed"};
+constexpr std::string_view kMalformed[] = {"drop", "pass"};
+
+void parse_parser(const YAML::Node& node, Config& cfg, Reporter& rep) {
+    MapReader m(node, "parser", "parser", kParserKeys, rep);
+    if (const Field* f = m.find("malformed"))
+        if (auto i = read_choice(*f, kMalformed, rep))
+            cfg.malformed_action = *i == 0 ? XDPD_ACT_DROP : XDPD_ACT_PASS;
+}
+
+}  // namespace
+
+Config parse_document(const YAML::Node& root, Reporter& rep) {
+    Config cfg;
+    if (root.IsNull()) {
+        rep.error(root, "the config is empty; it needs at least an 'interfaces' list");
+        return cfg;
+    }
+    MapReader top(root, "top-level", "the config", kTopKeys, rep);
+    if (!top.is_map()) return cfg;
+
+    // Interfaces first: rules refer to them by name.
+    if (const Field* f = top.find("interfaces"))
+        parse_interfaces(f->value, f->key_node, cfg, rep);
+    else
+        rep.error(root, "'interfaces' is missing: list the interfaces to attach to");
+    if (const Field* f = top.find("parser")) parse_parser(f->value, cfg, rep);
+    if (const Field* f = top.find("firewall")) parse_firewall(f->value, cfg, rep);
+    if (const Field* f = top.find("daemon")) parse_daemon(f->value, cfg.daemon, rep);
+    return cfg;
+}
+
+}  // namespace xdpd::config::detail

@@ -1,0 +1,34 @@
+// One parser per section of the config file; each fills its part of Config
+// and reports what is wrong. Internal.
+#pragma once
+#include <yaml-cpp/yaml.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "config/diagnostics.hpp"
+
+namespace xdpd::config::detail {
+
+// The whole document.
+Config parse_document(const YAML::Node& root, Reporter& rep);
+
+// interfaces: a non-empty list of {name, mode}.
+void parse_interfaces(const YAML::Node& node, const YAML::Node& key, Config& cfg, Reporter& rep);
+
+// firewall: {enabled, default, monitor, rules}. Rules may name only the
+// interfaces already in cfg.interfaces.
+void parse_firewall(const YAML::Node& node, Config& cfg, Reporter& rep);
+
+// One entry of firewall.rules; `number` is 1-based, for messages. Best
+// effort: a field with an error is reported and left unset, so the caller
+// tells a valid rule by rep.error_count() not growing.
+fw::Rule parse_rule(const YAML::Node& node, size_t number,
+                    const std::vector<InterfaceConfig>& interfaces, Reporter& rep);
+
+// daemon: {socket, bpffs, on_exit, log_level}.
+void parse_daemon(const YAML::Node& node, DaemonConfig& out, Reporter& rep);
+
+}  // namespace xdpd::config::detail
