@@ -36,6 +36,42 @@ struct {
 	__type(value, struct xdpd_fw_entry);
 } xdpd_fw_entries SEC(".maps");
 
+/* What the firewall scan found: the best allow/deny rule, and up to
+ * XDPD_FW_COUNT_CHAIN `count` rules seen on the way (fixed slots, not an
+ * indexed array). Unused slots hold prio NONE and are never counted. */
+struct fw_result {
+	struct xdpd_fw_ref rule;   /* prio NONE when no rule matched             */
+	__u32 action;
+	struct xdpd_fw_ref c0, c1, c2, c3;
+};
+
+/* Per-CPU scratch holding all state of the classifier's tuple loop. Values in
+ * map memory are unknown to the verifier, so it checks the loop once instead
+ * of once per parse path (each leaves different constants in a stack key). */
+struct fw_scratch {
+	struct xdpd_fw_key key;
+	struct xdpd_fw_key masked;
+	__u8 family;               /* XDPD_FAM_* bit of the packet              */
+	__u8 pclass;               /* XDPD_PC_* bit of the packet               */
+	__u16 _pad;
+	struct fw_result res;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fw_scratch);
+} xdpd_fw_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XDPD_FW_BLOOM_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} xdpd_fw_bloom SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, XDPD_FW_MAX_SLOTS);

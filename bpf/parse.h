@@ -158,6 +158,8 @@ static __always_inline int parse_ipv6(struct pkt *p, __u64 off)
 				return XDPD_R_TRUNC_IPV6_EXT;
 			next = ext->nexthdr;
 			off += (ext->hdrlen + 1) * 8;
+			if (p->data + off > p->data_end)  /* the whole header, not just 2 bytes */
+				return XDPD_R_TRUNC_IPV6_EXT;
 			break;
 		}
 		case IPPROTO_FRAGMENT: {

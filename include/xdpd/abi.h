@@ -19,6 +19,7 @@
 #define XDPD_FW_MAX_ENTRIES    (1u << 20) /* classifier entries, both generations */
 #define XDPD_FW_COUNT_CHAIN    4       /* `count` rules remembered per entry   */
 #define XDPD_FW_PRIO_NONE      0xffffffffu
+#define XDPD_FW_BLOOM_WORDS    (1u << 16) /* u64 words of Bloom filter per generation (4 Mbit) */
 
 /* ---- verdicts: equal to enum xdp_action -------------------------------- */
 enum xdpd_action {
@@ -117,11 +118,64 @@ struct xdpd_fw_key {
 	__u16 tuple;
 };
 
-/* Value of xdpd_fw_tuples (ARRAY[2 * XDPD_FW_MAX_TUPLES], gen-major). */
+/* Bloom filter in front of the entries: xdpd_fw_bloom (ARRAY of __u64,
+ * 2 * XDPD_FW_BLOOM_WORDS, gen-major, mmapable). Bit xdpd_fw_bloom_hash(key)
+ * is set for every entry key (tuple field included); a packet whose masked key
+ * hits a clear bit skips that tuple's hash lookup. One hash, computed the same
+ * way by the data plane and the installer: multilinear over the key's 32-bit
+ * words (independent multiplies, cheap in BPF), then a final mix. */
+
+#ifdef __bpf__
+#define XDPD_INLINE static __always_inline
+#else
+#define XDPD_INLINE static inline
+#endif
+
+XDPD_INLINE __u64 xdpd_fw_bloom_hash(const __u32 *w)
+{
+#define XDPD_MIX(i, k0, k1) (((__u64)w[i] + (k1)) * (k0))
+	__u64 h = XDPD_MIX(0, 0x9e3779b97f4a7c15ull, 0xbf58476d1ce4e5b9ull) +
+		  XDPD_MIX(1, 0x94d049bb133111ebull, 0x2545f4914f6cdd1dull) +
+		  XDPD_MIX(2, 0xd6e8feb86659fd93ull, 0xa0761d6478bd642full) +
+		  XDPD_MIX(3, 0xe7037ed1a0b428dbull, 0x8ebc6af09c88c6e3ull) +
+		  XDPD_MIX(4, 0x589965cc75374cc3ull, 0x1d8e4e27c47d124full) +
+		  XDPD_MIX(5, 0xc2b2ae3d27d4eb4full, 0x165667b19e3779f9ull) +
+		  XDPD_MIX(6, 0x27d4eb2f165667c5ull, 0x85ebca77c2b2ae63ull) +
+		  XDPD_MIX(7, 0x9fb21c651e98df25ull, 0xc6a4a7935bd1e995ull) +
+		  XDPD_MIX(8, 0xff51afd7ed558ccdull, 0xc4ceb9fe1a85ec53ull) +
+		  XDPD_MIX(9, 0x87c37b91114253d5ull, 0x4cf5ad432745937full) +
+		  XDPD_MIX(10, 0x52dce729da3ed1d7ull, 0x38495ab5ba3bb9b3ull) +
+		  XDPD_MIX(11, 0xdaa66d2bc0b1d0e5ull, 0x2127599bf4325c37ull);
+#undef XDPD_MIX
+	h ^= h >> 31;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return h;
+}
+
+/* Word and bit of the filter for hash h in generation gen. */
+#define XDPD_FW_BLOOM_WORD(gen, h) ((gen) * XDPD_FW_BLOOM_WORDS + (__u32)(((h) >> 6) & (XDPD_FW_BLOOM_WORDS - 1)))
+#define XDPD_FW_BLOOM_BIT(h)       (1ull << ((h) & 63))
+
+/* Protocol classes for a tuple's prefilter (one bit each). */
+#define XDPD_PC_TCP    0x01
+#define XDPD_PC_UDP    0x02
+#define XDPD_PC_ICMP   0x04
+#define XDPD_PC_ICMPV6 0x08
+#define XDPD_PC_OTHER  0x10
+#define XDPD_PC_ANY    0x1f
+#define XDPD_FAM_V4    0x01
+#define XDPD_FAM_V6    0x02
+
+/* Value of xdpd_fw_tuples (ARRAY[2 * XDPD_FW_MAX_TUPLES], gen-major).
+ * families/protos: which IP versions and protocol classes the tuple's entries
+ * can match; a packet outside them skips the tuple without a hash lookup. */
 struct xdpd_fw_tuple {
 	struct xdpd_fw_key mask;
 	__u32 min_prio;        /* best (lowest) rule priority in this tuple     */
-	__u32 _pad;
+	__u8 families;         /* XDPD_FAM_* bits                               */
+	__u8 protos;           /* XDPD_PC_* bits                                */
+	__u16 _pad;
 };
 
 struct xdpd_fw_ref {

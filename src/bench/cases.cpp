@@ -249,9 +249,7 @@ void Runner::run_pipeline(const CaseSpec& c, CaseResult& r) {
     if (!st_->fw) {
         st_->fw = std::make_unique<bpf::Pipeline>(bpf::Pipeline::load({.firewall = true}));
         auto& p = *st_->fw;
-        st_->fw_maps = fw::FirewallMaps{p.map("xdpd_runtime"), p.map("xdpd_fw_tuples"),
-                                        p.map("xdpd_fw_entries"), p.map("xdpd_rule_stats"),
-                                        p.map("xdpd_fw_slots")};
+        st_->fw_maps = fw::FirewallMaps::from([&p](const std::string& n) { return p.map(n); });
         st_->installer = std::make_unique<fw::Installer>(st_->fw_maps);
     }
     fw::RuleSet rs;

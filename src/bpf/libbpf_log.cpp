@@ -5,6 +5,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <string>
 #include <mutex>
 #include <sstream>
 #include <vector>
@@ -16,14 +17,20 @@ std::mutex g_mu;
 std::string* g_capture = nullptr;
 
 int print_fn(enum libbpf_print_level level, const char* fmt, va_list args) {
-    char buf[4096];
-    vsnprintf(buf, sizeof buf, fmt, args);
+    // libbpf hands over the whole verifier log in one call: size the buffer to it.
+    va_list copy;
+    va_copy(copy, args);
+    int n = vsnprintf(nullptr, 0, fmt, copy);
+    va_end(copy);
+    if (n < 0) return 0;
+    std::string s(size_t(n) + 1, '\0');
+    vsnprintf(s.data(), s.size(), fmt, args);
+    s.resize(size_t(n));
     std::lock_guard lk(g_mu);
     if (g_capture) {
-        *g_capture += buf;
+        *g_capture += s;
         return 0;
     }
-    std::string s(buf);
     while (!s.empty() && s.back() == '\n') s.pop_back();
     if (level == LIBBPF_WARN)
         spdlog::debug("libbpf: {}", s);

@@ -20,7 +20,7 @@ std::string PipelineConfig::describe() const {
 
 const std::vector<std::string>& shared_map_names() {
     static const std::vector<std::string> names = {
-        "xdpd_stats",  "xdpd_runtime",    "xdpd_fw_tuples", "xdpd_fw_entries",
+        "xdpd_stats",  "xdpd_runtime",    "xdpd_fw_tuples", "xdpd_fw_entries", "xdpd_fw_bloom",
         "xdpd_rule_stats", "xdpd_ifaces", "xdpd_fw_slots"};
     return names;
 }

@@ -10,19 +10,22 @@
 
 namespace xdpd::bpf {
 
-RuntimeView::RuntimeView(const MapRef& m) {
-    len_ = size_t(sysconf(_SC_PAGESIZE));
+MappedArray::MappedArray(const MapRef& m) {
+    bpf_map_info info{};
+    __u32 len = sizeof info;
+    check(bpf_obj_get_info_by_fd(m.fd(), &info, &len), "query map " + m.name());
+    const size_t page = size_t(sysconf(_SC_PAGESIZE));
+    const size_t value = (size_t(info.value_size) + 7) & ~size_t(7);
+    len_ = (value * info.max_entries + page - 1) / page * page;
     void* p = mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd(), 0);
     if (p == MAP_FAILED) throw SysError("mmap map " + m.name(), errno);
-    rt_ = static_cast<xdpd_runtime*>(p);
+    p_ = p;
 }
 
-RuntimeView::RuntimeView(RuntimeView&& o) noexcept : rt_(o.rt_), len_(o.len_) {
-    o.rt_ = nullptr;
-}
+MappedArray::MappedArray(MappedArray&& o) noexcept : p_(o.p_), len_(o.len_) { o.p_ = nullptr; }
 
-RuntimeView::~RuntimeView() {
-    if (rt_) munmap(rt_, len_);
+MappedArray::~MappedArray() {
+    if (p_) munmap(p_, len_);
 }
 
 void wait_for_readers() {

@@ -92,9 +92,8 @@ void DataPlane::open_maps() {
     if (!maps_.empty()) return;
     for (const auto& name : bpf::shared_map_names())
         maps_.emplace(name, bpf::MapRef::open_pinned(dir_ + "/" + name, name));
-    fw_maps_ = std::make_unique<fw::FirewallMaps>(fw::FirewallMaps{
-        pinned("xdpd_runtime"), pinned("xdpd_fw_tuples"), pinned("xdpd_fw_entries"),
-        pinned("xdpd_rule_stats"), pinned("xdpd_fw_slots")});
+    fw_maps_ = std::make_unique<fw::FirewallMaps>(
+        fw::FirewallMaps::from([this](const std::string& n) { return pinned(n); }));
     installer_ = std::make_unique<fw::Installer>(*fw_maps_);
 }
 

@@ -28,6 +28,16 @@ void set_prefix(__u32* value_words, __u32* mask_words, const Cidr& c) {
     }
 }
 
+__u8 proto_class(uint8_t proto) {
+    switch (proto) {
+    case IPPROTO_TCP: return XDPD_PC_TCP;
+    case IPPROTO_UDP: return XDPD_PC_UDP;
+    case IPPROTO_ICMP: return XDPD_PC_ICMP;
+    case IPPROTO_ICMPV6: return XDPD_PC_ICMPV6;
+    default: return XDPD_PC_OTHER;
+    }
+}
+
 uint16_t port_mask(int plen) { return plen ? uint16_t(0xffff << (16 - plen)) : 0; }
 
 struct Shape {
@@ -126,6 +136,7 @@ CompiledRuleSet compile(const RuleSet& rs, const std::vector<__u32>& slots) {
                 xdpd_fw_tuple t{};
                 t.mask = s.mask;
                 t.min_prio = XDPD_FW_PRIO_NONE;
+
                 tuples.push_back(t);
             }
             xdpd_fw_key key = s.value;
@@ -144,7 +155,11 @@ CompiledRuleSet compile(const RuleSet& rs, const std::vector<__u32>& slots) {
             xdpd_fw_entry& e = out.entries[eit->second].value;
             if (e.rule.prio != XDPD_FW_PRIO_NONE) continue;  // shadowed by an earlier rule
             reached = true;
-            tuples[it->second].min_prio = std::min(tuples[it->second].min_prio, ref.prio);
+            xdpd_fw_tuple& t = tuples[it->second];
+            t.min_prio = std::min(t.min_prio, ref.prio);
+            t.families |= !s.mask.family ? XDPD_FAM_V4 | XDPD_FAM_V6
+                                         : s.value.family == 6 ? XDPD_FAM_V6 : XDPD_FAM_V4;
+            t.protos |= !s.mask.proto ? XDPD_PC_ANY : proto_class(s.value.proto);
             if (r.action == Action::count) {
                 if (e.n_count < XDPD_FW_COUNT_CHAIN)
                     e.count[e.n_count++] = ref;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 #include <unordered_map>
 
@@ -16,7 +17,8 @@ __u64 fnv1a(const std::string& s) {
 
 }  // namespace
 
-Installer::Installer(const FirewallMaps& maps) : maps_(maps), rt_(maps.runtime) {}
+Installer::Installer(const FirewallMaps& maps)
+    : maps_(maps), rt_(maps.runtime), bloom_(maps.bloom) {}
 
 std::vector<std::string> Installer::fingerprints(const RuleSet& rs) {
     std::vector<std::string> out;
@@ -50,11 +52,20 @@ std::vector<__u32> Installer::assign_slots(const std::vector<std::string>& fps) 
     for (auto& [h, slot] : old)
         if (!keep.count(h)) slots.erase(h);
 
+    // The rules that are gone keep counting into their slots until the swap:
+    // hand those slots to new rules (zeroed now, before the swap) only when
+    // no other slot is left, or a new rule would start with their hits.
+    std::set<__u32> live;
+    for (auto& [h, slot] : old) live.insert(slot);
+    size_t fresh = 0;
+    for (__u32 s : out) fresh += s == 0;
+    const bool avoid_live = live.size() + fresh <= XDPD_FW_MAX_SLOTS - 1;  // kept slots are live
+
     bpf::PerCpuMap<__u32, xdpd_counter> stats(maps_.rule_stats);
     __u32 next = 1;
     for (size_t i = 0; i < fps.size(); ++i) {
         if (out[i]) continue;
-        while (used.count(next)) ++next;
+        while (used.count(next) || (avoid_live && live.count(next))) ++next;
         out[i] = next;
         used.insert(next);
         stats.zero(next);  // a new rule starts from zero
@@ -101,6 +112,15 @@ InstallReport Installer::install(const RuleSet& rs) {
             for (size_t i = 0; i < keys.size(); ++i) m.update(keys[i], values[i]);
         }
     }
+
+    // The Bloom filter of the idle generation: one bit per entry key.
+    auto* words = static_cast<__u64*>(bloom_.data()) + size_t(gen) * XDPD_FW_BLOOM_WORDS;
+    std::fill(words, words + XDPD_FW_BLOOM_WORDS, 0);
+    for (const auto& k : keys) {
+        __u64 h = xdpd_fw_bloom_hash(reinterpret_cast<const __u32*>(&k));
+        words[XDPD_FW_BLOOM_WORD(0, h)] |= XDPD_FW_BLOOM_BIT(h);
+    }
+    __atomic_thread_fence(__ATOMIC_RELEASE);
 
     xdpd_fw_generation& g = rt_->gen[gen];
     rt_.store(g.n_tuples, __u32(c.tuples.size()));

@@ -13,7 +13,14 @@ namespace xdpd::fw {
 
 // The maps the firewall uses, by role.
 struct FirewallMaps {
-    bpf::MapRef runtime, tuples, entries, rule_stats, slots;
+    bpf::MapRef runtime, tuples, entries, bloom, rule_stats, slots;
+
+    // Takes each map by its name in bpf/maps.h from `get` (a pipeline, or pins).
+    template <typename Get>
+    static FirewallMaps from(Get&& get) {
+        return {get("xdpd_runtime"), get("xdpd_fw_tuples"), get("xdpd_fw_entries"),
+                get("xdpd_fw_bloom"), get("xdpd_rule_stats"), get("xdpd_fw_slots")};
+    }
 };
 
 struct InstallReport {
@@ -52,6 +59,7 @@ private:
 
     const FirewallMaps& maps_;
     bpf::RuntimeView rt_;
+    bpf::MappedArray bloom_;
     RuleSet installed_;
     std::vector<__u32> installed_slots_;
 };
