@@ -90,7 +90,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XDPD_FW_MAX_RULES);
+	__uint(max_entries, 2 * XDPD_FW_MAX_RULES);
 	__type(key, __u64);
 	__type(value, __u32);
 } xdpd_fw_slots SEC(".maps");

@@ -109,6 +109,7 @@ static __always_inline int parse_ipv4(struct pkt *p, __u64 off)
 {
 	struct iphdr *ip = p->data + off;
 
+	p->l3 = XDPD_L3_IPV4;  /* by ethertype: malformed IPv4 counts as IPv4 too */
 	if ((void *)(ip + 1) > p->data_end)
 		return XDPD_R_TRUNC_IPV4;
 	if (ip->version != 4 || ip->ihl < 5 || bpf_ntohs(ip->tot_len) < ip->ihl * 4)
@@ -116,7 +117,6 @@ static __always_inline int parse_ipv4(struct pkt *p, __u64 off)
 	if (p->data + off + ip->ihl * 4 > p->data_end)
 		return XDPD_R_TRUNC_IPV4;
 
-	p->l3 = XDPD_L3_IPV4;
 	p->key.family = 4;
 	p->key.src[0] = ip->saddr;
 	p->key.dst[0] = ip->daddr;
@@ -134,12 +134,12 @@ static __always_inline int parse_ipv6(struct pkt *p, __u64 off)
 	struct ipv6hdr *ip6 = p->data + off;
 	__u8 next;
 
+	p->l3 = XDPD_L3_IPV6;  /* by ethertype, like IPv4 */
 	if ((void *)(ip6 + 1) > p->data_end)
 		return XDPD_R_TRUNC_IPV6;
 	if (ip6->version != 6)
 		return XDPD_R_BAD_IPV6;
 
-	p->l3 = XDPD_L3_IPV6;
 	p->key.family = 6;
 	__builtin_memcpy(p->key.src, &ip6->saddr, 16);
 	__builtin_memcpy(p->key.dst, &ip6->daddr, 16);

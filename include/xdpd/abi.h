@@ -14,7 +14,8 @@
 #define XDPD_MAX_VLAN_DEPTH    2       /* 802.1Q / 802.1ad tags parsed         */
 #define XDPD_MAX_IPV6_EXT      6       /* IPv6 extension headers walked        */
 #define XDPD_FW_MAX_RULES      16384   /* rules in one rule set                */
-#define XDPD_FW_MAX_SLOTS      (XDPD_FW_MAX_RULES + 1) /* counter slots, 0 = none */
+#define XDPD_FW_MAX_SLOTS      (2 * XDPD_FW_MAX_RULES + 1) /* counter slots: room for the
+                                        running and the next rule set; 0 = none */
 #define XDPD_FW_MAX_TUPLES     128     /* distinct match shapes per rule set   */
 #define XDPD_FW_MAX_ENTRIES    (1u << 20) /* classifier entries, both generations */
 #define XDPD_FW_COUNT_CHAIN    4       /* `count` rules remembered per entry   */
@@ -202,7 +203,7 @@ struct xdpd_iface {
 	__u64 attached_at;     /* CLOCK_REALTIME seconds                       */
 };
 
-/* xdpd_fw_slots (HASH): rule fingerprint -> counter slot, so that a rule
- * keeps its counters across reloads and restarts. */
+/* xdpd_fw_slots (HASH, 2 * XDPD_FW_MAX_RULES): rule fingerprint -> counter
+ * slot, so that a rule keeps its counters across reloads and restarts. */
 
 #endif /* XDPD_ABI_H */

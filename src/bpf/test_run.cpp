@@ -18,6 +18,7 @@ TestRunResult test_run(int prog_fd, const std::vector<uint8_t>& packet,
                 .data_out = r.packet.data(), .data_size_in = __u32(packet.size()),
                 .data_size_out = __u32(r.packet.size()), .repeat = int(opts.repeat));
     if (opts.ingress_ifindex || opts.rx_queue) {
+        ctx.data_end = __u32(packet.size());  // the kernel reads it as the linear length
         o.ctx_in = &ctx;
         o.ctx_size_in = sizeof ctx;
     }

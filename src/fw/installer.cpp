@@ -31,43 +31,37 @@ std::vector<std::string> Installer::fingerprints(const RuleSet& rs) {
     return out;
 }
 
-std::vector<__u32> Installer::assign_slots(const std::vector<std::string>& fps) {
+Installer::Slots Installer::assign_slots(const std::vector<std::string>& fps) {
     bpf::Map<__u64, __u32> slots(maps_.slots);
     std::unordered_map<__u64, __u32> old;
     for (__u64 k : slots.keys())
         if (auto v = slots.lookup(k)) old[k] = *v;
 
-    std::vector<__u32> out(fps.size(), 0);
-    std::set<__u32> used;
+    Slots out;
+    out.of_rule.assign(fps.size(), 0);
+    std::set<__u32> taken;  // every slot the running rule set may still count into
+    for (auto& [h, slot] : old) taken.insert(slot);
     std::set<__u64> keep;
     for (size_t i = 0; i < fps.size(); ++i) {
         __u64 h = fnv1a(fps[i]);
-        if (auto it = old.find(h); it != old.end() && !used.count(it->second)) {
-            out[i] = it->second;
-            used.insert(it->second);
+        if (auto it = old.find(h); it != old.end() && !keep.count(h)) {
+            out.of_rule[i] = it->second;
             keep.insert(h);
         }
     }
-    // Forget rules that are gone before handing their slots out again.
     for (auto& [h, slot] : old)
-        if (!keep.count(h)) slots.erase(h);
+        if (!keep.count(h)) out.gone.push_back(h);
 
-    // The rules that are gone keep counting into their slots until the swap:
-    // hand those slots to new rules (zeroed now, before the swap) only when
-    // no other slot is left, or a new rule would start with their hits.
-    std::set<__u32> live;
-    for (auto& [h, slot] : old) live.insert(slot);
-    size_t fresh = 0;
-    for (__u32 s : out) fresh += s == 0;
-    const bool avoid_live = live.size() + fresh <= XDPD_FW_MAX_SLOTS - 1;  // kept slots are live
-
+    // New rules take slots no rule of the running set holds: the running set
+    // keeps counting into its slots until the swap, and a zeroed slot must not
+    // pick those hits up. There is room for two full rule sets.
     bpf::PerCpuMap<__u32, xdpd_counter> stats(maps_.rule_stats);
     __u32 next = 1;
     for (size_t i = 0; i < fps.size(); ++i) {
-        if (out[i]) continue;
-        while (used.count(next) || (avoid_live && live.count(next))) ++next;
-        out[i] = next;
-        used.insert(next);
+        if (out.of_rule[i]) continue;
+        while (taken.count(next)) ++next;
+        out.of_rule[i] = next;
+        taken.insert(next);
         stats.zero(next);  // a new rule starts from zero
         slots.update(fnv1a(fps[i]), next);
     }
@@ -85,8 +79,8 @@ InstallReport Installer::install(const RuleSet& rs) {
     // Compile with provisional slots first: a rule set that does not fit must
     // fail before any map is touched.
     CompiledRuleSet c = compile(rs);
-    auto slots = assign_slots(fps);
-    c = compile(rs, slots);
+    Slots slots = assign_slots(fps);
+    c = compile(rs, slots.of_rule);
 
     const __u32 active = rt_.load(rt_->active_gen) & 1, gen = active ^ 1;
     clear_generation(gen);
@@ -130,9 +124,11 @@ InstallReport Installer::install(const RuleSet& rs) {
 
     bpf::wait_for_readers();
     clear_generation(active);
+    bpf::Map<__u64, __u32> slot_map(maps_.slots);
+    for (__u64 h : slots.gone) slot_map.erase(h);  // their slots are free from now on
 
     installed_ = rs;
-    installed_slots_ = slots;
+    installed_slots_ = slots.of_rule;
     return InstallReport{rs.rules.size(), c.tuples.size(), c.entries.size(), gen,
                          std::move(c.warnings)};
 }

@@ -54,7 +54,11 @@ public:
     static std::vector<std::string> fingerprints(const RuleSet& rs);
 
 private:
-    std::vector<__u32> assign_slots(const std::vector<std::string>& fps);
+    struct Slots {
+        std::vector<__u32> of_rule;  // counter slot of each rule
+        std::vector<__u64> gone;     // fingerprints of removed rules, freed after the swap
+    };
+    Slots assign_slots(const std::vector<std::string>& fps);
     void clear_generation(__u32 gen);
 
     const FirewallMaps& maps_;

@@ -73,7 +73,7 @@ uint8_t PacketBuilder::l4_proto_number() const {
     switch (l4_) {
     case L4::tcp: return IPPROTO_TCP;
     case L4::udp: return IPPROTO_UDP;
-    case L4::icmp: return family_ == 6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+    case L4::icmp: return uint8_t(family_ == 6 ? int(IPPROTO_ICMPV6) : int(IPPROTO_ICMP));
     case L4::raw: return raw_proto_;
     case L4::none: return IPPROTO_NONE;
     }
@@ -89,13 +89,15 @@ size_t PacketBuilder::l4_header_len() const {
     }
 }
 
+size_t PacketBuilder::header_len() const { return l4_offset() + l4_header_len(); }
+
 size_t PacketBuilder::l3_offset() const { return 14 + 4 * vlans_.size(); }
 
 size_t PacketBuilder::l4_offset() const {
     size_t off = l3_offset();
     if (family_ == 4) return off + 20 + ip_opts_.size();
     off += 40;
-    for (auto [t, u] : ext_) off += 8 + 8 * u;
+    for (auto [t, u] : ext_) off += t == 44 ? 8 : 8 + 8 * u;
     if (frag_) off += 8;
     return off;
 }
@@ -155,6 +157,13 @@ Bytes PacketBuilder::build() const {
         b.insert(b.end(), dst_.begin(), dst_.end());
         size_t ci = 1;
         for (auto [t, u] : ext_) {
+            if (t == 44) {  // a fragment header: first fragment, more follow
+                b.push_back(chain[ci++]);
+                b.push_back(0);
+                put16(b, 0x0001);
+                put32(b, 0x12345678);
+                continue;
+            }
             b.push_back(chain[ci++]);
             b.push_back(u);
             // PadN option filling the rest of the header.
@@ -214,34 +223,63 @@ Bytes PacketBuilder::build() const {
 }
 
 bool checksums_valid(const Bytes& f) {
+    auto u16 = [&](size_t o) { return uint16_t(f[o] << 8 | f[o + 1]); };
+    if (f.size() < 14) return false;
     size_t off = 12;
-    uint16_t type = uint16_t(f[off] << 8 | f[off + 1]);
+    uint16_t type = u16(off);
     while (type == 0x8100 || type == 0x88a8) {
         off += 4;
-        type = uint16_t(f[off] << 8 | f[off + 1]);
+        if (off + 2 > f.size()) return false;
+        type = u16(off);
     }
     off += 2;
-    if (type == 0x0800) {
-        size_t ihl = (f[off] & 0xf) * 4;
-        if (inet_checksum(&f[off], ihl) != 0) return false;
-        uint8_t proto = f[off + 9];
-        size_t tot = size_t(f[off + 2] << 8 | f[off + 3]);
-        size_t l4 = off + ihl, len = tot - ihl;
+    // The L4 checksum over [l4, l4 + len), with the pseudo header when `pseudo`.
+    auto l4_ok = [&](uint8_t proto, size_t l4, size_t len, const uint8_t* src, const uint8_t* dst,
+                     size_t alen) {
+        if (l4 + len > f.size()) return false;
+        if (proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_ICMP &&
+            proto != IPPROTO_ICMPV6)
+            return true;  // no checksum this helper knows of
         uint32_t s = 0;
-        if (proto != IPPROTO_ICMP) {
-            s = sum16(&f[off + 12], 8);
+        if (!(proto == IPPROTO_ICMP && alen == 4)) {
+            s = sum16(src, alen, s);
+            s = sum16(dst, alen, s);
             s += proto;
             s += uint32_t(len);
         }
         return inet_checksum(&f[l4], len, s) == 0;
+    };
+    if (type == 0x0800) {
+        if (off + 20 > f.size()) return false;
+        size_t ihl = (f[off] & 0xf) * 4;
+        if (ihl < 20 || off + ihl > f.size() || inet_checksum(&f[off], ihl) != 0) return false;
+        size_t tot = u16(off + 2);
+        if (tot < ihl || off + tot > f.size()) return false;
+        if (u16(off + 6) & 0x1fff) return true;  // non-first fragment: no L4 header
+        return l4_ok(f[off + 9], off + ihl, tot - ihl, &f[off + 12], &f[off + 16], 4);
     }
     if (type == 0x86dd) {
-        uint8_t proto = f[off + 6];
-        size_t len = size_t(f[off + 4] << 8 | f[off + 5]);
-        uint32_t s = sum16(&f[off + 8], 32);
-        s += proto;
-        s += uint32_t(len);
-        return inet_checksum(&f[off + 40], len, s) == 0;  // no extension headers
+        if (off + 40 > f.size()) return false;
+        size_t end = off + 40 + u16(off + 4);
+        if (end > f.size()) return false;
+        uint8_t next = f[off + 6];
+        size_t l4 = off + 40;
+        for (;;) {
+            if (next == 0 || next == 43 || next == 60) {
+                if (l4 + 8 > end) return false;
+                next = f[l4];
+                l4 += 8 + 8 * size_t(f[l4 + 1]);
+            } else if (next == 44) {
+                if (l4 + 8 > end) return false;
+                if (u16(l4 + 2) & 0xfff8) return true;  // non-first fragment
+                next = f[l4];
+                l4 += 8;
+            } else {
+                break;
+            }
+        }
+        if (l4 > end) return false;
+        return l4_ok(next, l4, end - l4, &f[off + 8], &f[off + 24], 16);
     }
     return true;
 }

@@ -28,7 +28,9 @@ public:
 
     PacketBuilder& ipv6(const std::string& src, const std::string& dst);
     // IPv6 extension header (0 hop-by-hop, 43 routing, 60 destination options)
-    // of len_units 8-byte units beyond the first 8.
+    // of len_units 8-byte units beyond the first 8, filled with a PadN option.
+    // Type 44 makes a fragment header (8 bytes, offset 0, M=1) at that place of
+    // the chain; fragment() adds one after all ipv6_ext() headers.
     PacketBuilder& ipv6_ext(uint8_t type, uint8_t len_units = 0);
 
     PacketBuilder& tcp(uint16_t sport, uint16_t dport, uint8_t flags = kAck, Bytes options = {});
@@ -44,6 +46,7 @@ public:
     // Offsets in the built frame (valid after build()-compatible configuration).
     size_t l3_offset() const;
     size_t l4_offset() const;
+    size_t header_len() const;  // l4_offset() + the L4 header (with TCP options)
 
 private:
     Mac src_mac_{0x02, 0, 0, 0, 0, 1}, dst_mac_{0x02, 0, 0, 0, 0, 2};
@@ -70,7 +73,9 @@ private:
 
 // Internet checksum helpers, written independently of the data plane.
 uint16_t inet_checksum(const uint8_t* data, size_t len, uint32_t initial = 0);
-// True when the IPv4 header checksum and the TCP/UDP/ICMP checksum of frame verify.
+// True when the IPv4 header checksum and the TCP/UDP/ICMP/ICMPv6 checksum of
+// frame verify (IPv6 extension headers are walked; non-first fragments and
+// protocols without a known checksum only need consistent lengths).
 bool checksums_valid(const Bytes& frame);
 
 }  // namespace xdpd::test
