@@ -103,7 +103,7 @@ std::optional<Occupant> occupant(int ifindex) {
     if (!q.prog_id && !q.drv_prog_id && !q.skb_prog_id && !q.hw_prog_id) return std::nullopt;
     Occupant o;
     o.prog_id = q.prog_id ? q.prog_id : q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id ? q.skb_prog_id : q.hw_prog_id;
-    o.mode = q.attach_mode == XDP_ATTACHED_MULTI ? XDPD_MODE_NATIVE : mode_of_attach(q.attach_mode);
+    o.mode = q.attach_mode == XDP_ATTACHED_MULTI ? __u32(XDPD_MODE_NATIVE) : mode_of_attach(q.attach_mode);
     o.prog_name = prog_name(o.prog_id);
     o.link_id = find_link(ifindex);
     return o;
