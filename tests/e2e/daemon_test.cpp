@@ -19,6 +19,9 @@
 #include "net/ping.hpp"
 #include "net/process.hpp"
 #include "net/tcp.hpp"
+#include "net/udp.hpp"
+#include <arpa/inet.h>
+#include <sys/stat.h>
 
 namespace xdpd::test {
 namespace {
@@ -259,6 +262,60 @@ TEST_F(Daemon, StatsAndStatusCommandsPrintJson) {
     EXPECT_EQ(j["interfaces"][0]["name"], "srv0");
     EXPECT_GT(j["memlock_bytes"].get<uint64_t>(), 0u);
     EXPECT_EQ(j["firewall"]["rules"], 3);
+}
+
+TEST_F(Daemon, ReloadsSwapProgramsWithoutLettingAPacketThrough) {
+    // A denied UDP port is hammered while the daemon reloads (and so swaps
+    // programs) again and again: if any packet met "no program" or a partial
+    // rule set, the server would receive it.
+    write_config(R"(interfaces:
+  - name: srv0
+firewall:
+  rules:
+    - id: no-9000
+      action: deny
+      proto: udp
+      dport: 9000
+)");
+    start();
+    net::UdpEchoServer sink(lab_.server(), 9000);
+    auto sender = net::Process::fork(&lab_.client(), [] {
+        int s = socket(AF_INET, SOCK_DGRAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(9000);
+        inet_pton(AF_INET, Lab::server_addr(4).c_str(), &a.sin_addr);
+        char buf[32] = {};
+        for (;;) sendto(s, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        return 0;
+    }, "udp sender");
+    for (int i = 0; i < 10; ++i) {
+        auto r = daemon_->cli({"reload"});
+        ASSERT_TRUE(r.ok()) << r.err;
+    }
+    sender.stop();
+    EXPECT_EQ(sink.received(), 0u);
+    EXPECT_GT(rule_packets("no-9000"), 1000u) << "the flood did run through the reloads";
+    EXPECT_EQ(daemon_->call({{"cmd", "status"}})["reloads"], 10);
+}
+
+TEST_F(Daemon, OnExitDetachRemovesTheDataPlaneOnSigterm) {
+    write_config("interfaces:\n  - name: srv0\nfirewall:\n  rules: []");
+    std::ofstream(paths_.config, std::ios::app) << "  on_exit: detach\n";
+    start();
+    ASSERT_NE(xdp_on_srv0().find("prog/xdp"), std::string::npos);
+    daemon_->stop(SIGTERM);
+    EXPECT_EQ(xdp_on_srv0().find("prog/xdp"), std::string::npos) << xdp_on_srv0();
+    EXPECT_FALSE(std::filesystem::exists(paths_.bpffs));
+}
+
+TEST_F(Daemon, ControlSocketIsRootOnly) {
+    write_config("interfaces:\n  - name: srv0\n");
+    start();
+    struct stat st {};
+    ASSERT_EQ(stat(paths_.socket.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    EXPECT_EQ(st.st_uid, 0u);
 }
 
 }  // namespace
