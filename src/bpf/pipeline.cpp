@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "bpf/libbpf_log.hpp"
+#include "bpf/load.hpp"
 #include "xdpd.skel.h"
 
 namespace xdpd::bpf {
@@ -41,7 +42,7 @@ Pipeline Pipeline::load(const PipelineConfig& cfg, const Pipeline* other) {
 
 Pipeline Pipeline::load_impl(const PipelineConfig& cfg, const std::string* pin_dir,
                              const Pipeline* other) {
-    LibbpfLogCapture log;
+    install_libbpf_logger();
     Pipeline p;
     p.cfg_ = cfg;
     p.skel_.reset(xdpd_bpf__open());
@@ -66,15 +67,10 @@ Pipeline Pipeline::load_impl(const PipelineConfig& cfg, const std::string* pin_d
         }
     }
 
-    int rc = xdpd_bpf__load(p.skel_.get());
-    if (rc) {
-        int err = rc < 0 ? -rc : errno;
-        throw std::runtime_error(fmt::format(
-            "the kernel rejected the xdpd pipeline ({}) with features [{}]: {}\n"
-            "last lines of the libbpf/verifier log:\n{}",
-            pin_dir ? "maps pinned in " + *pin_dir : "unpinned", cfg.describe(),
-            std::strerror(err), log.tail()));
-    }
+    load_explained([&] { return xdpd_bpf__load(p.skel_.get()); },
+                   pin_dir ? "the xdpd pipeline (maps pinned in " + *pin_dir + ")"
+                           : "the xdpd pipeline (unpinned)",
+                   cfg.describe());
     return p;
 }
 
