@@ -1,6 +1,8 @@
 // xdpd-bench: ns/packet of the xdpd data plane, measured with BPF_PROG_TEST_RUN
 // beside baselines (bare XDP_DROP / XDP_PASS) and xdp-filter, in one run.
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -8,7 +10,6 @@
 
 #include "bench/cases.hpp"
 #include "bench/measure.hpp"
-#include "bench/process.hpp"
 #include "bench/report.hpp"
 #include "bpf/libbpf_log.hpp"
 
@@ -96,7 +97,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "xdpd-bench: %s\n", e.what());
         return 1;
     }
-    RunInfo info = RunInfo::collect(pinned, join(args), opts.measure);
+    RunInfo info = RunInfo::collect(pinned, fmt::format("{}", fmt::join(args, " ")), opts.measure);
     if (!quiet)
         std::fprintf(stderr, "xdpd-bench: pinned to CPU %d; repeat %u, %u trials\n", pinned,
                      opts.measure.repeat, opts.measure.trials);

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "bench/measure.hpp"
-#include "bench/process.hpp"
+#include "net/process.hpp"
 #include "util/error.hpp"
 
 namespace xdpd::bench {
@@ -34,11 +34,32 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-void must(const std::vector<std::string>& argv) {
-    auto r = run_command(argv);
-    if (!r.ok())
-        throw std::runtime_error(fmt::format("'{}' failed (exit {}): {}", join(argv), r.status,
-                                             r.output.empty() ? "no output" : r.output));
+// A tool's run, its output as one string (what the messages quote).
+struct ToolRun {
+    bool success;
+    std::string output;
+    bool ok() const { return success; }
+};
+
+ToolRun run_command(const std::vector<std::string>& argv) {
+    auto r = net::exec(nullptr, argv, std::chrono::seconds(60));
+    return {r.ok(), r.out + r.err};
+}
+
+void must(const std::vector<std::string>& argv) { net::exec_checked(nullptr, argv, std::chrono::seconds(60)); }
+
+// Absolute path of a program in PATH, /usr/sbin or /sbin; empty if none.
+std::string find_program(const std::string& name) {
+    std::string path = getenv("PATH") ? getenv("PATH") : "";
+    path += ":/usr/sbin:/sbin";
+    for (size_t i = 0; i <= path.size();) {
+        size_t j = path.find(':', i);
+        if (j == std::string::npos) j = path.size();
+        std::string cand = path.substr(i, j - i) + "/" + name;
+        if (j > i && access(cand.c_str(), X_OK) == 0) return cand;
+        i = j + 1;
+    }
+    return "";
 }
 
 __u32 ipv4_key(const std::string& dotted) {

@@ -71,9 +71,10 @@ int decode_status(int status) {
 
 // Common child setup: die with the parent, default signals, the namespace,
 // stdio. Returns normally only on success.
-void child_setup(pid_t parent, int ns_fd, int out_fd, int err_fd, int pipe_fd) {
+void child_setup(pid_t parent, int ns_fd, int out_fd, int err_fd, int pipe_fd, bool own_group = false) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(1);  // the parent died before prctl
+    if (own_group) setpgid(0, 0);  // a terminal's Ctrl-C reaches the parent only
 
     // A daemon parent may block or ignore signals (signalfd, SIGPIPE); the
     // child starts from defaults so SIGTERM works on it.
@@ -165,6 +166,10 @@ void check_child_started(pid_t pid, Launch& l, const std::string& label, const N
 }  // namespace
 
 Process Process::spawn(const Netns* ns, std::vector<std::string> argv, Output output) {
+    return spawn_impl(ns, std::move(argv), output, false);
+}
+
+Process Process::spawn_impl(const Netns* ns, std::vector<std::string> argv, Output output, bool own_group) {
     if (argv.empty()) throw std::invalid_argument("Process::spawn: empty argv");
     std::string label = describe_command(ns, argv);
     Launch l = prepare(ns, output);
@@ -177,7 +182,7 @@ Process Process::spawn(const Netns* ns, std::vector<std::string> argv, Output ou
     pid_t pid = ::fork();
     if (pid < 0) throw SysError(fmt::format("fork for `{}`", label), errno);
     if (pid == 0) {
-        child_setup(parent, l.ns_fd.get(), l.out.get(), l.err.get(), l.pipe_w.get());
+        child_setup(parent, l.ns_fd.get(), l.out.get(), l.err.get(), l.pipe_w.get(), own_group);
         // Descriptors the parent left inheritable (sockets, BPF objects) stay
         // out of the new program.
         syscall(SYS_close_range, 3u, ~0u, 4u /* CLOSE_RANGE_CLOEXEC */);
@@ -306,7 +311,9 @@ std::string Process::err() const { return read_all(err_.get()); }
 // --- one-shot helpers ------------------------------------------------------------
 
 CmdResult exec(const Netns* ns, std::vector<std::string> argv, std::chrono::milliseconds timeout) {
-    Process p = Process::spawn(ns, std::move(argv), Output::capture);
+    // Its own process group: a Ctrl-C meant for us must not cut a tool (ip,
+    // xdp-filter) off half-way; we wait for it, or kill it at the timeout.
+    Process p = Process::spawn_impl(ns, std::move(argv), Output::capture, true);
     CmdResult r;
     r.command = p.label();
     if (auto rc = p.wait(timeout)) {

@@ -93,6 +93,8 @@ public:
     std::string err() const;
 
 private:
+    friend CmdResult exec(const Netns*, std::vector<std::string>, std::chrono::milliseconds);
+    static Process spawn_impl(const Netns* ns, std::vector<std::string> argv, Output output, bool own_group);
     Process() = default;
     void reap_or_kill() noexcept;
 

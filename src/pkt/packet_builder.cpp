@@ -1,11 +1,11 @@
-#include "support/packet_builder.hpp"
+#include "pkt/packet_builder.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <stdexcept>
 
-namespace xdpd::test {
+namespace xdpd::pkt {
 namespace {
 
 void put16(Bytes& b, uint16_t v) {
@@ -284,4 +284,4 @@ bool checksums_valid(const Bytes& f) {
     return true;
 }
 
-}  // namespace xdpd::test
+}  // namespace xdpd::pkt
