@@ -23,13 +23,19 @@ int xdpd_pipeline(struct xdp_md *ctx)
 	if (p.l3 != XDPD_L3_IPV4 && p.l3 != XDPD_L3_IPV6)
 		return stats_record(&p, XDPD_ACT_PASS, XDPD_R_NON_IP);
 
+	/* stage: shield (allow list, bans) -- bpf/shield.h */
+
+	/* stage: firewall -- bpf/firewall.h */
+	reason = XDPD_R_NO_FIREWALL;
 	if (cfg_fw_enabled) {
 		action = fw_run(&p, &reason);
 		if (action != XDPD_ACT_PASS)
 			return stats_record(&p, action, reason);
-		return stats_record(&p, XDPD_ACT_PASS, reason);
 	}
-	return stats_record(&p, XDPD_ACT_PASS, XDPD_R_NO_FIREWALL);
+
+	/* stage: SYN cookies -- bpf/syncookie.h */
+
+	return stats_record(&p, XDPD_ACT_PASS, reason);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
