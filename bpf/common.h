@@ -17,6 +17,7 @@ const volatile __u32 cfg_ifslot = 0;            /* slot in xdpd_stats        */
 const volatile __u32 cfg_fw_enabled = 0;        /* firewall stage compiled in */
 const volatile __u32 cfg_malformed_action = XDPD_ACT_DROP;
 const volatile __u32 cfg_multibuf = 0;          /* count bytes of all frags   */
+const volatile __u32 cfg_shield = 0;            /* allow list and bans        */
 
 /* What the parser learnt about one packet. */
 struct pkt {
@@ -27,6 +28,7 @@ struct pkt {
 	__u16 l4_off;              /* offset of the L4 header (0: none)        */
 	__u8 l3;                   /* enum xdpd_l3                             */
 	__u8 l4;                   /* enum xdpd_l4                             */
+	__u8 trusted;              /* source on the allow list                 */
 	struct xdpd_fw_key key;    /* the fields rules match on                */
 };
 

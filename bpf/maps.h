@@ -79,6 +79,22 @@ struct {
 	__type(value, struct xdpd_counter);
 } xdpd_rule_stats SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XDPD_MAX_BANS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xdpd_lpm_key);
+	__type(value, struct xdpd_ban);
+} xdpd_bans SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XDPD_MAX_ALLOW);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xdpd_lpm_key);
+	__type(value, struct xdpd_allow);
+} xdpd_allow SEC(".maps");
+
 /* Not used by the program; created and pinned with the rest so that the
  * control plane's bookkeeping survives restarts. */
 struct {

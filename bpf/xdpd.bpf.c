@@ -4,6 +4,7 @@
 #include "common.h"
 #include "maps.h"
 #include "parse.h"
+#include "shield.h"
 #include "firewall.h"
 #include "stats.h"
 
@@ -24,6 +25,13 @@ int xdpd_pipeline(struct xdp_md *ctx)
 		return stats_record(&p, XDPD_ACT_PASS, XDPD_R_NON_IP);
 
 	/* stage: shield (allow list, bans) -- bpf/shield.h */
+	if (cfg_shield) {
+		__u32 zero = 0;
+		struct xdpd_runtime *rt = bpf_map_lookup_elem(&xdpd_runtime, &zero);
+
+		if (rt && shield_run(&p, rt) == SHIELD_DROP)
+			return stats_record(&p, XDPD_ACT_DROP, XDPD_R_BANNED);
+	}
 
 	/* stage: firewall -- bpf/firewall.h */
 	reason = XDPD_R_NO_FIREWALL;

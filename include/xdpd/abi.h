@@ -19,6 +19,8 @@
 #define XDPD_FW_MAX_TUPLES     128     /* distinct match shapes per rule set   */
 #define XDPD_FW_MAX_ENTRIES    (1u << 20) /* classifier entries, both generations */
 #define XDPD_FW_COUNT_CHAIN    4       /* `count` rules remembered per entry   */
+#define XDPD_MAX_BANS          (1u << 20) /* banned sources or prefixes            */
+#define XDPD_MAX_ALLOW         65536   /* allow-listed sources or prefixes     */
 #define XDPD_FW_PRIO_NONE      0xffffffffu
 #define XDPD_FW_BLOOM_WORDS    (1u << 16) /* u64 words of Bloom filter per generation (4 Mbit) */
 
@@ -55,6 +57,7 @@ enum xdpd_reason {
 	XDPD_R_BAD_TCP,           /* TCP data offset < 5                        */
 	XDPD_R_TRUNC_UDP,
 	XDPD_R_TRUNC_ICMP,
+	XDPD_R_BANNED,            /* source on the ban list (shield)            */
 	XDPD_R_MAX
 };
 
@@ -94,6 +97,34 @@ struct xdpd_runtime {
 	__u32 active_gen;      /* 0 or 1: the rule set packets use             */
 	__u32 monitor;         /* 1: deny verdicts are counted, not enforced   */
 	struct xdpd_fw_generation gen[2];
+	__u32 n_allow;         /* entries in xdpd_allow: 0 skips the lookup     */
+	__u32 n_bans;          /* entries in xdpd_bans: 0 skips the lookup      */
+	__u64 fake_now_ns;     /* tests: the data plane's clock; 0 = real time  */
+};
+
+/* ---- shield: allow list and bans (LPM tries, IPv4 as ::ffff:a.b.c.d) --- */
+struct xdpd_lpm_key {
+	__u32 prefixlen;       /* IPv4 /n is 96 + n                             */
+	__u8 addr[16];
+};
+
+enum xdpd_origin { XDPD_ORIGIN_CONFIG = 0, XDPD_ORIGIN_API, XDPD_ORIGIN_AUTO };
+
+/* Value of xdpd_bans. Expired entries no longer match and the daemon removes
+ * them within a second. Times are CLOCK_MONOTONIC (bpf_ktime_get_ns). */
+struct xdpd_ban {
+	__u64 expires_ns;      /* 0: until removed                              */
+	__u64 created_ns;
+	__u64 hits;            /* packets dropped, all CPUs (atomic adds)       */
+	__u32 origin;          /* enum xdpd_origin                              */
+	char reason[36];
+};
+
+/* Value of xdpd_allow: sources never banned or rate-limited. */
+struct xdpd_allow {
+	__u64 hits;
+	__u32 origin;
+	__u32 _pad;
 };
 
 /* ---- firewall classifier (tuple space search) --------------------------- */

@@ -14,15 +14,15 @@
 namespace xdpd::bpf {
 
 std::string PipelineConfig::describe() const {
-    return fmt::format("slot={} firewall={} multibuf={} malformed={}", ifslot,
-                       firewall ? "on" : "off", multibuf ? "on" : "off",
+    return fmt::format("slot={} firewall={} shield={} multibuf={} malformed={}", ifslot,
+                       firewall ? "on" : "off", shield ? "on" : "off", multibuf ? "on" : "off",
                        malformed_action == XDPD_ACT_DROP ? "drop" : "pass");
 }
 
 const std::vector<std::string>& shared_map_names() {
     static const std::vector<std::string> names = {
         "xdpd_stats",  "xdpd_runtime",    "xdpd_fw_tuples", "xdpd_fw_entries", "xdpd_fw_bloom",
-        "xdpd_rule_stats", "xdpd_ifaces", "xdpd_fw_slots"};
+        "xdpd_rule_stats", "xdpd_ifaces", "xdpd_fw_slots", "xdpd_bans", "xdpd_allow"};
     return names;
 }
 
@@ -53,6 +53,7 @@ Pipeline Pipeline::load_impl(const PipelineConfig& cfg, const std::string* pin_d
     ro.cfg_fw_enabled = cfg.firewall;
     ro.cfg_malformed_action = cfg.malformed_action;
     ro.cfg_multibuf = cfg.multibuf;
+    ro.cfg_shield = cfg.shield;
 
     for (const auto& name : shared_map_names()) {
         bpf_map* m = bpf_object__find_map_by_name(p.skel_->obj, name.c_str());

@@ -22,6 +22,7 @@ struct PipelineConfig {
     bool firewall = false;
     __u32 malformed_action = XDPD_ACT_DROP;
     bool multibuf = false;  // count bytes of every fragment (jumbo frames)
+    bool shield = true;     // allow list and bans (free while both are empty)
 
     std::string describe() const;  // "firewall=on multibuf=off malformed=drop"
 };

@@ -4,6 +4,8 @@
 #pragma once
 #include <linux/types.h>
 
+#include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -23,6 +25,22 @@ struct InterfaceConfig {
     std::string name;
     AttachMode mode = AttachMode::automatic;
     std::string origin;  // "file:line" where the interface was listed
+};
+
+// A ban written in the config: kept in force by every apply; its duration
+// runs from the first time it was applied.
+struct BanConfig {
+    fw::Cidr prefix;
+    std::optional<std::chrono::seconds> duration;  // none: until removed from the config
+    std::string reason;
+    std::string origin;  // "file:line"
+};
+
+// shield: allow list and bans (more DDoS measures join it).
+struct ShieldConfig {
+    bool enabled = true;  // the stage costs nothing while both lists are empty
+    std::vector<fw::Cidr> allow;
+    std::vector<BanConfig> bans;
 };
 
 struct DaemonConfig {
@@ -52,6 +70,7 @@ struct Config {
     bool firewall_enabled = false;  // true when a firewall section is present unless enabled: false
     bool monitor = false;           // firewall.monitor
     fw::RuleSet rules;              // rule.origin = "file:line"
+    ShieldConfig shield;
     DaemonConfig daemon;
     std::vector<Diagnostic> warnings;  // the config is valid, but probably not what was meant
 };

@@ -8,7 +8,7 @@ namespace xdpd::config::detail {
 
 namespace {
 
-constexpr std::string_view kTopKeys[] = {"interfaces", "parser", "firewall", "daemon"};
+constexpr std::string_view kTopKeys[] = {"interfaces", "parser", "firewall", "shield", "daemon"};
 constexpr std::string_view kParserKeys[] = {"malformed"};
 constexpr std::string_view kMalformed[] = {"drop", "pass"};
 
@@ -37,6 +37,7 @@ Config parse_document(const YAML::Node& root, Reporter& rep) {
         rep.error(root, "'interfaces' is missing: list the interfaces to attach to");
     if (const Field* f = top.find("parser")) parse_parser(f->value, cfg, rep);
     if (const Field* f = top.find("firewall")) parse_firewall(f->value, cfg, rep);
+    if (const Field* f = top.find("shield")) parse_shield(f->value, cfg.shield, rep);
     if (const Field* f = top.find("daemon")) parse_daemon(f->value, cfg.daemon, rep);
     return cfg;
 }

@@ -28,6 +28,9 @@ void parse_firewall(const YAML::Node& node, Config& cfg, Reporter& rep);
 fw::Rule parse_rule(const YAML::Node& node, size_t number,
                     const std::vector<InterfaceConfig>& interfaces, Reporter& rep);
 
+// shield: {enabled, allow: [prefix...], bans: [{prefix, duration, reason}...]}.
+void parse_shield(const YAML::Node& node, ShieldConfig& out, Reporter& rep);
+
 // daemon: {socket, bpffs, on_exit, log_level}.
 void parse_daemon(const YAML::Node& node, DaemonConfig& out, Reporter& rep);
 

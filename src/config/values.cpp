@@ -204,4 +204,33 @@ bool valid_rule_id(std::string_view id) {
     });
 }
 
+std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
+    if (text.empty()) return std::nullopt;
+    if (auto plain = parse_decimal(text, uint64_t(1) << 40)) {
+        if (!*plain) return std::nullopt;
+        return std::chrono::seconds(*plain);
+    }
+    uint64_t total = 0;
+    size_t i = 0;
+    while (i < text.size()) {
+        size_t j = i;
+        while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j;
+        if (j == i || j == text.size()) return std::nullopt;
+        auto n = parse_decimal(text.substr(i, j - i), uint64_t(1) << 32);
+        if (!n) return std::nullopt;
+        uint64_t unit = 0;
+        switch (text[j]) {
+        case 's': unit = 1; break;
+        case 'm': unit = 60; break;
+        case 'h': unit = 3600; break;
+        case 'd': unit = 86400; break;
+        default: return std::nullopt;
+        }
+        total += *n * unit;
+        i = j + 1;
+    }
+    if (!total) return std::nullopt;
+    return std::chrono::seconds(total);
+}
+
 }  // namespace xdpd::config::detail

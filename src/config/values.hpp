@@ -1,6 +1,7 @@
 // Text-level parsers for config values (numbers, port ranges, protocols, ICMP
 // type names) and the "did you mean" helper. No YAML here. Internal.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -48,5 +49,8 @@ bool valid_ifname(std::string_view name, std::string* why);
 
 // Rule id: [A-Za-z0-9_.:-]{1,64}.
 bool valid_rule_id(std::string_view id);
+
+// "90s", "10m", "1h30m", "2d", "3600" (seconds): a positive duration; nullopt if invalid.
+std::optional<std::chrono::seconds> parse_duration(std::string_view text);
 
 }  // namespace xdpd::config::detail

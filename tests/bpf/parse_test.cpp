@@ -94,7 +94,7 @@ INSTANTIATE_TEST_SUITE_P(Modes, ParsePaths, ::testing::Values(Fw::off, Fw::allow
                          fw_name);
 
 TEST_P(ParsePaths, NonIpFrames) {
-    check(PacketBuilder().ethertype(0x0806).payload(28).build(), non_ip(XDPD_L3_ARP), "ARP");
+    check(PacketBuilder().ethertype(0x0806).payload(28).build(), non_ip(XDPD_L3_ARP), "arp");
     check(PacketBuilder().ethertype(0x0806).build(), non_ip(XDPD_L3_ARP),
           "Ethernet header only, type ARP (14 bytes)");
     check(PacketBuilder().ethertype(0x88cc).pad_to(60).build(), non_ip(XDPD_L3_OTHER), "LLDP");
@@ -127,11 +127,11 @@ TEST_P(ParsePaths, VlanTags) {
 
 TEST_P(ParsePaths, Ipv4Protocols) {
     auto v4 = [] { return PacketBuilder().ipv4("192.0.2.1", "198.51.100.1"); };
-    check(v4().tcp(1, 2).build(), ip(XDPD_L3_IPV4, XDPD_L4_TCP), "TCP");
+    check(v4().tcp(1, 2).build(), ip(XDPD_L3_IPV4, XDPD_L4_TCP), "tcp");
     check(v4().tcp(1, 2, kSyn, {2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2}).build(),
           ip(XDPD_L3_IPV4, XDPD_L4_TCP), "TCP with options");
-    check(v4().udp(1, 2).build(), ip(XDPD_L3_IPV4, XDPD_L4_UDP), "UDP");
-    check(v4().icmp(8).payload(56).build(), ip(XDPD_L3_IPV4, XDPD_L4_ICMP), "ICMP");
+    check(v4().udp(1, 2).build(), ip(XDPD_L3_IPV4, XDPD_L4_UDP), "udp");
+    check(v4().icmp(8).payload(56).build(), ip(XDPD_L3_IPV4, XDPD_L4_ICMP), "icmp");
     check(v4().l4_proto(kGre).payload(24).build(), ip(XDPD_L3_IPV4, XDPD_L4_OTHER), "GRE");
     check(v4().l4_proto(kGre).build(), ip(XDPD_L3_IPV4, XDPD_L4_OTHER), "GRE, no payload");
     check(v4().l4_proto(IPPROTO_SCTP).payload(12).build(), ip(XDPD_L3_IPV4, XDPD_L4_OTHER), "SCTP");
@@ -173,10 +173,10 @@ TEST_P(ParsePaths, Ipv4Fragments) {
 
 TEST_P(ParsePaths, Ipv6Protocols) {
     auto v6 = [] { return PacketBuilder().ipv6("2001:db8::1", "2001:db8::2"); };
-    check(v6().tcp(1, 2).build(), ip(XDPD_L3_IPV6, XDPD_L4_TCP), "TCP");
+    check(v6().tcp(1, 2).build(), ip(XDPD_L3_IPV6, XDPD_L4_TCP), "tcp");
     check(v6().tcp(1, 2, kSyn, {2, 4, 5, 0xa0}).build(), ip(XDPD_L3_IPV6, XDPD_L4_TCP),
           "TCP with options");
-    check(v6().udp(1, 2).build(), ip(XDPD_L3_IPV6, XDPD_L4_UDP), "UDP");
+    check(v6().udp(1, 2).build(), ip(XDPD_L3_IPV6, XDPD_L4_UDP), "udp");
     check(v6().icmp(128).build(), ip(XDPD_L3_IPV6, XDPD_L4_ICMPV6), "ICMPv6");
     check(v6().l4_proto(kGre).payload(8).build(), ip(XDPD_L3_IPV6, XDPD_L4_OTHER), "GRE");
     check(v6().l4_proto(IPPROTO_NONE).build(), ip(XDPD_L3_IPV6, XDPD_L4_OTHER), "no next header");
@@ -324,11 +324,11 @@ TEST_F(ParseMalformed, MalformedActionPassSkipsTheFirewall) {
     Observation o = observe(bad);
     ASSERT_TRUE(o.ok);
     EXPECT_EQ(o.action, XDP_PASS);
-    EXPECT_STREQ(reason_name(o.reason), "VLAN_DEPTH");
+    EXPECT_STREQ(reason_name(o.reason), "vlan_depth");
     Bytes good = PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").udp(1, 2).build();
     o = observe(good);
     EXPECT_EQ(o.action, XDP_DROP);
-    EXPECT_STREQ(reason_name(o.reason), "DEFAULT_DENY");
+    EXPECT_STREQ(reason_name(o.reason), "default_deny");
 }
 
 // ---- fields the parser extracts, seen through rules that match on them -------
@@ -348,7 +348,7 @@ protected:
         Observation o = observe(pkt);
         ASSERT_TRUE(o.ok);
         EXPECT_EQ(o.action, hit ? XDP_DROP : XDP_PASS);
-        EXPECT_STREQ(reason_name(o.reason), hit ? "FW_DENY" : "DEFAULT_ALLOW");
+        EXPECT_STREQ(reason_name(o.reason), hit ? "fw_deny" : "default_allow");
     }
 };
 

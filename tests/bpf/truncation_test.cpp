@@ -146,7 +146,7 @@ TEST_P(Truncation, EveryCutOfEveryTemplate) {
                 EXPECT_LE(o.reason, XDPD_R_MALFORMED_LAST);
                 EXPECT_STREQ(reason_name(o.reason), reason_name(s.reason));
                 EXPECT_STREQ(l3_name(o.l3), l3_name(s.l3));
-                EXPECT_STREQ(l4_name(o.l4), "NONE");
+                EXPECT_STREQ(l4_name(o.l4), "none");
             }
             start += s.len;
         }

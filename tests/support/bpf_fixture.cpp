@@ -1,5 +1,7 @@
 #include "support/bpf_fixture.hpp"
 
+#include "stats/names.hpp"
+
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
 #include <net/if.h>
@@ -153,28 +155,14 @@ TestNetdev::TestNetdev() {
 
 TestNetdev::~TestNetdev() { sh("ip link del " + name_); }
 
+// Names as `xdpd stats` prints them (src/stats/names.hpp: the one table).
 const char* reason_name(int r) {
-    static const char* const names[] = {
-        "NO_FIREWALL",   "NON_IP",      "FW_ALLOW",       "FW_DENY",         "FW_MONITOR",
-        "DEFAULT_ALLOW", "DEFAULT_DENY", "DEFAULT_MONITOR", "TRUNC_ETH",      "TRUNC_VLAN",
-        "VLAN_DEPTH",    "TRUNC_IPV4",  "BAD_IPV4",       "TRUNC_IPV6",      "BAD_IPV6",
-        "TRUNC_IPV6_EXT", "IPV6_EXT_DEPTH", "TRUNC_TCP",  "BAD_TCP",         "TRUNC_UDP",
-        "TRUNC_ICMP"};
-    static_assert(sizeof names / sizeof names[0] == XDPD_R_MAX);
-    return r >= 0 && r < XDPD_R_MAX ? names[r] : "?";
+    return r >= 0 && r < XDPD_R_MAX ? stats::kReasonNames[r].data() : "?";
 }
 
-const char* l3_name(int l3) {
-    static const char* const names[] = {"IPV4", "IPV6", "ARP", "OTHER"};
-    static_assert(sizeof names / sizeof names[0] == XDPD_L3_MAX);
-    return l3 >= 0 && l3 < XDPD_L3_MAX ? names[l3] : "?";
-}
+const char* l3_name(int l3) { return l3 >= 0 && l3 < XDPD_L3_MAX ? stats::kL3Names[l3].data() : "?"; }
 
-const char* l4_name(int l4) {
-    static const char* const names[] = {"TCP", "UDP", "ICMP", "ICMPV6", "FRAGMENT", "OTHER", "NONE"};
-    static_assert(sizeof names / sizeof names[0] == XDPD_L4_MAX);
-    return l4 >= 0 && l4 < XDPD_L4_MAX ? names[l4] : "?";
-}
+const char* l4_name(int l4) { return l4 >= 0 && l4 < XDPD_L4_MAX ? stats::kL4Names[l4].data() : "?"; }
 
 fw::Rule rule(fw::Action a, fw::Match m, std::string id) {
     fw::Rule r;
