@@ -99,6 +99,7 @@ void Server::serve_one(const Handler& handler) {
     nlohmann::json reply;
     try {
         std::string msg = read_message(c.get(), 5000);
+        if (msg.empty()) return;  // a liveness probe: connected and closed
         auto req = nlohmann::json::parse(msg);
         reply = {{"ok", true}, {"data", handler(req)}};
     } catch (const std::exception& e) {

@@ -4,6 +4,7 @@
 #include <net/if.h>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -203,6 +204,65 @@ int cmd_detach(const Common& c) {
     auto notes = dp.detach_all();
     for (const auto& n : notes) std::cout << n << "\n";
     if (notes.empty()) std::cout << "nothing pinned at " << c.bpffs << "\n";
+    return 0;
+}
+
+namespace {
+
+std::string human_seconds(double s) {
+    if (s < 120) return fmt::format("{:.0f}s", s);
+    if (s < 7200) return fmt::format("{:.0f}m{:02.0f}s", std::floor(s / 60), std::fmod(s, 60));
+    if (s < 172800) return fmt::format("{:.0f}h{:02.0f}m", std::floor(s / 3600), std::fmod(s, 3600) / 60);
+    return fmt::format("{:.1f}d", s / 86400);
+}
+
+}  // namespace
+
+int cmd_ban(const Common& c, const ListOptions& o) {
+    nlohmann::json req = {{"cmd", "ban"}, {"op", o.op}};
+    if (o.op != "list") req["prefix"] = o.prefix;
+    if (o.op == "add") {
+        if (!o.duration.empty()) {
+            auto d = config::parse_duration(o.duration);
+            if (!d) throw std::runtime_error("--for '" + o.duration + "' is not a duration (e.g. 90s, 10m, 1h30m, 2d)");
+            req["duration_s"] = d->count();
+        }
+        req["reason"] = o.reason;
+    }
+    auto j = api::call(c.socket, req);
+    if (c.json) {
+        print_json(j);
+        return 0;
+    }
+    if (o.op != "list") {
+        std::cout << (o.op == "add" ? "banned " : "unbanned ") << o.prefix << "\n";
+        return 0;
+    }
+    std::cout << fmt::format("{:<44} {:>12} {:>10} {:<7} {}\n", "prefix", "remaining", "hits", "origin", "reason");
+    for (const auto& b : j)
+        std::cout << fmt::format("{:<44} {:>12} {:>10} {:<7} {}\n", b.value("prefix", ""),
+                                 b["remaining_s"].is_null() ? "forever" : human_seconds(b["remaining_s"].get<double>()),
+                                 b.value("hits", 0ull), b.value("origin", ""), b.value("reason", ""));
+    if (j.empty()) std::cout << "(no bans)\n";
+    return 0;
+}
+
+int cmd_allow(const Common& c, const ListOptions& o) {
+    nlohmann::json req = {{"cmd", "allow"}, {"op", o.op}};
+    if (o.op != "list") req["prefix"] = o.prefix;
+    auto j = api::call(c.socket, req);
+    if (c.json) {
+        print_json(j);
+        return 0;
+    }
+    if (o.op != "list") {
+        std::cout << (o.op == "add" ? "allow-listed " : "removed from the allow list: ") << o.prefix << "\n";
+        return 0;
+    }
+    std::cout << fmt::format("{:<44} {:>10} {}\n", "prefix", "hits", "origin");
+    for (const auto& a : j)
+        std::cout << fmt::format("{:<44} {:>10} {}\n", a.value("prefix", ""), a.value("hits", 0ull), a.value("origin", ""));
+    if (j.empty()) std::cout << "(allow list empty)\n";
     return 0;
 }
 

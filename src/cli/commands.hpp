@@ -25,4 +25,13 @@ int cmd_reload(const Common& c);
 int cmd_monitor(const Common& c, const std::string& state);
 int cmd_detach(const Common& c);
 
+struct ListOptions {
+    std::string op;      // add | del | list
+    std::string prefix;  // add, del
+    std::string duration;  // ban add: "10m", "1h"; empty: until unbanned
+    std::string reason;    // ban add
+};
+int cmd_ban(const Common& c, const ListOptions& o);
+int cmd_allow(const Common& c, const ListOptions& o);
+
 }  // namespace xdpd::cli

@@ -65,6 +65,24 @@ int main(int argc, char** argv) {
     monitor->add_option("state", state, "on | off")->required()->check(CLI::IsMember({"on", "off"}));
     monitor->add_flag("-j,--json", common.json, "Machine-readable output");
 
+    cli::ListOptions ban_opts, allow_opts;
+    auto* ban = app.add_subcommand("ban", "Ban list of the shield: sources (addresses or prefixes) dropped before the firewall.\n"
+                                          "  xdpd ban add PREFIX [--for DURATION] [--reason TEXT]\n"
+                                          "  xdpd ban del PREFIX\n"
+                                          "  xdpd ban list          (remaining time, hits, who banned it)");
+    ban->add_option("op", ban_opts.op, "add | del | list")->required()->check(CLI::IsMember({"add", "del", "list"}));
+    ban->add_option("prefix", ban_opts.prefix, "Address or prefix, IPv4 or IPv6 (add, del)");
+    ban->add_option("--for", ban_opts.duration, "How long: 90s, 10m, 1h30m, 2d (default: until unbanned)");
+    ban->add_option("--reason", ban_opts.reason, "Why, kept with the ban (at most 35 characters)");
+    ban->add_flag("-j,--json", common.json, "Machine-readable output");
+
+    auto* allow = app.add_subcommand("allow", "Allow list of the shield: sources never banned or rate-limited\n"
+                                              "(the firewall's rules still apply to them).\n"
+                                              "  xdpd allow add PREFIX | del PREFIX | list");
+    allow->add_option("op", allow_opts.op, "add | del | list")->required()->check(CLI::IsMember({"add", "del", "list"}));
+    allow->add_option("prefix", allow_opts.prefix, "Address or prefix, IPv4 or IPv6 (add, del)");
+    allow->add_flag("-j,--json", common.json, "Machine-readable output");
+
     xdpd::lab::LabOptions lab_opts;
     auto* lab = app.add_subcommand("lab", "Demo: client, attacker and server namespaces, xdpd guarding the server,\n"
                                           "real ICMP/TCP/UDP traffic (IPv4 and IPv6) without and with xdpd, and a\n"
@@ -84,6 +102,11 @@ int main(int argc, char** argv) {
         if (*rules) return cli::cmd_rules(common);
         if (*reload) return cli::cmd_reload(common);
         if (*monitor) return cli::cmd_monitor(common, state);
+        if (*ban || *allow) {
+            auto& o = *ban ? ban_opts : allow_opts;
+            if (o.op != "list" && o.prefix.empty()) throw std::runtime_error(o.op + " needs a PREFIX");
+            return *ban ? cli::cmd_ban(common, o) : cli::cmd_allow(common, o);
+        }
         if (*lab) {
             lab_opts.xdpd_binary = std::filesystem::read_symlink("/proc/self/exe");
             return xdpd::lab::run_lab(lab_opts);

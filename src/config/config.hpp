@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fw/rule.hpp"
@@ -82,6 +83,9 @@ public:
     explicit ConfigError(std::vector<Diagnostic> diags);
     std::vector<Diagnostic> diagnostics;
 };
+
+// "90s", "10m", "1h30m", "2d" or plain seconds: a positive duration, or nullopt.
+std::optional<std::chrono::seconds> parse_duration(std::string_view text);
 
 // Reads and validates a config file. Throws ConfigError, also when the file
 // cannot be read ("path: error: cannot read: <strerror>").

@@ -204,7 +204,12 @@ bool valid_rule_id(std::string_view id) {
     });
 }
 
+}  // namespace xdpd::config::detail
+
+namespace xdpd::config {
+
 std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
+    using detail::parse_decimal;
     if (text.empty()) return std::nullopt;
     if (auto plain = parse_decimal(text, uint64_t(1) << 40)) {
         if (!*plain) return std::nullopt;
@@ -233,4 +238,4 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
     return std::chrono::seconds(total);
 }
 
-}  // namespace xdpd::config::detail
+}  // namespace xdpd::config

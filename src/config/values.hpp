@@ -50,7 +50,5 @@ bool valid_ifname(std::string_view name, std::string* why);
 // Rule id: [A-Za-z0-9_.:-]{1,64}.
 bool valid_rule_id(std::string_view id);
 
-// "90s", "10m", "1h30m", "2d", "3600" (seconds): a positive duration; nullopt if invalid.
-std::optional<std::chrono::seconds> parse_duration(std::string_view text);
 
 }  // namespace xdpd::config::detail

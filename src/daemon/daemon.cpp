@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -49,6 +50,9 @@ public:
         spdlog::set_level(spdlog::level::from_str(opts_.log_level.empty() ? cfg_.daemon.log_level
                                                                           : opts_.log_level));
         started_ = std::chrono::steady_clock::now();
+        // The socket first: a second daemon on the same socket must fail
+        // before it touches the first one's data plane.
+        api::Server server(cfg_.daemon.socket);
         dp_ = std::make_unique<DataPlane>(cfg_.daemon.bpffs);
         try {
             log_report(dp_->apply(cfg_, opts_.replace));
@@ -56,7 +60,6 @@ public:
             spdlog::error("could not apply {}: {}", opts_.config_path, e.what());
             return 1;
         }
-        api::Server server(cfg_.daemon.socket);
         spdlog::info("xdpd {} running (pid {}), control socket {}", opts_.config_path, getpid(),
                      cfg_.daemon.socket);
 
@@ -67,9 +70,15 @@ public:
         UniqueFd sfd(signalfd(-1, &set, SFD_CLOEXEC));
         if (!sfd) throw SysError("signalfd", errno);
 
+        // Housekeeping every second: expired bans leave the data plane.
+        UniqueFd tick(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+        if (!tick) throw SysError("timerfd_create", errno);
+        itimerspec every{{1, 0}, {1, 0}};
+        timerfd_settime(tick.get(), 0, &every, nullptr);
+
         while (!stop_) {
-            pollfd fds[2] = {{sfd.get(), POLLIN, 0}, {server.fd(), POLLIN, 0}};
-            if (poll(fds, 2, -1) < 0) {
+            pollfd fds[3] = {{sfd.get(), POLLIN, 0}, {server.fd(), POLLIN, 0}, {tick.get(), POLLIN, 0}};
+            if (poll(fds, 3, -1) < 0) {
                 if (errno == EINTR) continue;
                 throw SysError("poll", errno);
             }
@@ -79,6 +88,10 @@ public:
             }
             if (fds[1].revents & POLLIN)
                 server.serve_one([this](const nlohmann::json& req) { return handle(req); });
+            if (fds[2].revents & POLLIN) {
+                uint64_t n;
+                if (read(tick.get(), &n, sizeof n) == sizeof n) housekeeping();
+            }
         }
         if (detach_requested_ || cfg_.daemon.detach_on_exit) {
             for (const auto& n : dp_->detach_all()) spdlog::info("{}", n);
@@ -102,6 +115,49 @@ private:
         }
         spdlog::info("received {}", strsignal(sig));
         stop_ = true;
+    }
+
+    void housekeeping() {
+        try {
+            for (const auto& b : dp_->expire_bans())
+                spdlog::info("ban of {} expired ({} packets dropped, origin {}{})", b.prefix.str(), b.hits,
+                             shield::to_string(b.origin), b.reason.empty() ? "" : ", reason: " + b.reason);
+        } catch (const std::exception& e) {
+            spdlog::warn("housekeeping: {}", e.what());
+        }
+    }
+
+    nlohmann::json shield_cmd(const std::string& cmd, const nlohmann::json& req) {
+        const std::string op = req.value("op", "list");
+        if (op == "list") return cmd == "ban" ? dp_->bans() : dp_->allowed();
+        const std::string prefix = req.at("prefix").get<std::string>();
+        if (cmd == "ban" && op == "add") {
+            std::optional<std::chrono::seconds> d;
+            if (req.contains("duration_s") && !req["duration_s"].is_null())
+                d = std::chrono::seconds(req["duration_s"].get<int64_t>());
+            std::string reason = req.value("reason", "");
+            dp_->ban(prefix, d, reason);
+            spdlog::info("banned {} {}{}", prefix,
+                         d ? fmt::format("for {} s", d->count()) : std::string("until unbanned"),
+                         reason.empty() ? "" : " (" + reason + ")");
+            return {{"banned", prefix}};
+        }
+        if (cmd == "ban" && op == "del") {
+            if (!dp_->unban(prefix)) throw std::runtime_error(prefix + " is not banned");
+            spdlog::info("unbanned {}", prefix);
+            return {{"unbanned", prefix}};
+        }
+        if (cmd == "allow" && op == "add") {
+            dp_->allow(prefix);
+            spdlog::info("allow-listed {}", prefix);
+            return {{"allowed", prefix}};
+        }
+        if (cmd == "allow" && op == "del") {
+            if (!dp_->disallow(prefix)) throw std::runtime_error(prefix + " is not on the allow list");
+            spdlog::info("removed {} from the allow list", prefix);
+            return {{"removed", prefix}};
+        }
+        throw std::runtime_error("unknown " + cmd + " operation '" + op + "' (add, del, list)");
     }
 
     nlohmann::json reload() {
@@ -143,6 +199,7 @@ private:
         }
         if (cmd == "stats") return dp_->stats();
         if (cmd == "rules") return dp_->rules();
+        if (cmd == "ban" || cmd == "allow") return shield_cmd(cmd, req);
         if (cmd == "reload") return reload();
         if (cmd == "monitor") {
             bool on = req.at("on").get<bool>();
@@ -156,7 +213,7 @@ private:
             return {{"detaching", true}};
         }
         throw std::runtime_error("unknown command '" + cmd +
-                                 "' (known: status stats rules reload monitor detach)");
+                                 "' (known: status stats rules reload monitor ban allow detach)");
     }
 
     RunOptions opts_;

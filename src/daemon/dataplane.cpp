@@ -95,7 +95,83 @@ void DataPlane::open_maps() {
     fw_maps_ = std::make_unique<fw::FirewallMaps>(
         fw::FirewallMaps::from([this](const std::string& n) { return pinned(n); }));
     installer_ = std::make_unique<fw::Installer>(*fw_maps_);
+    lists_ = std::make_unique<shield::Lists>(maps_.at("xdpd_bans"), maps_.at("xdpd_allow"),
+                                             maps_.at("xdpd_runtime"));
 }
+
+shield::Lists& DataPlane::lists() const {
+    if (!lists_) throw std::runtime_error("no data plane pinned at " + dir_ + " (is xdpd running?)");
+    return *lists_;
+}
+
+namespace {
+fw::Cidr parse_prefix(const std::string& text) {
+    std::string why;
+    auto c = fw::Cidr::parse(text, &why);
+    if (!c) throw std::runtime_error(why);
+    return *c;
+}
+}  // namespace
+
+void DataPlane::apply_shield(const config::ShieldConfig& cfg) {
+    // The config owns the entries it made; entries made through the API or by
+    // automatic mitigation are left alone.
+    std::set<std::string> want_allow, want_bans;
+    for (const auto& a : cfg.allow) want_allow.insert(a.str());
+    for (const auto& b : cfg.bans) want_bans.insert(b.prefix.str());
+    for (const auto& a : lists_->allowed())
+        if (a.origin == XDPD_ORIGIN_CONFIG && !want_allow.count(a.prefix.str())) lists_->disallow(a.prefix);
+    for (const auto& a : cfg.allow) lists_->allow(a, XDPD_ORIGIN_CONFIG);
+
+    std::set<std::string> have_config_bans;
+    for (const auto& b : lists_->bans()) {
+        if (b.origin != XDPD_ORIGIN_CONFIG) continue;
+        if (want_bans.count(b.prefix.str()))
+            have_config_bans.insert(b.prefix.str());
+        else
+            lists_->unban(b.prefix);
+    }
+    for (const auto& b : cfg.bans)
+        if (!have_config_bans.count(b.prefix.str()))  // a config ban's time runs from its first apply
+            lists_->ban(b.prefix, b.duration, b.reason.empty() ? b.origin : b.reason, XDPD_ORIGIN_CONFIG);
+}
+
+void DataPlane::ban(const std::string& prefix, std::optional<std::chrono::seconds> duration,
+                    const std::string& reason, xdpd_origin origin) {
+    if (reason.size() >= sizeof(xdpd_ban::reason))
+        throw std::runtime_error(fmt::format("reason is {} characters, at most {}", reason.size(),
+                                             sizeof(xdpd_ban::reason) - 1));
+    lists().ban(parse_prefix(prefix), duration, reason, origin);
+}
+
+bool DataPlane::unban(const std::string& prefix) { return lists().unban(parse_prefix(prefix)); }
+void DataPlane::allow(const std::string& prefix) { lists().allow(parse_prefix(prefix), XDPD_ORIGIN_API); }
+bool DataPlane::disallow(const std::string& prefix) { return lists().disallow(parse_prefix(prefix)); }
+
+nlohmann::json DataPlane::bans() const {
+    nlohmann::json out = nlohmann::json::array();
+    const __u64 now = lists().now_ns();
+    for (const auto& b : lists().bans()) {
+        nlohmann::json j = {{"prefix", b.prefix.str()}, {"hits", b.hits}, {"reason", b.reason},
+                            {"origin", shield::to_string(b.origin)},
+                            {"age_s", double(now - b.created_ns) / 1e9}};
+        if (b.expires_ns)
+            j["remaining_s"] = b.expires_ns > now ? double(b.expires_ns - now) / 1e9 : 0.0;
+        else
+            j["remaining_s"] = nullptr;  // until removed
+        out.push_back(j);
+    }
+    return out;
+}
+
+nlohmann::json DataPlane::allowed() const {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& a : lists().allowed())
+        out.push_back({{"prefix", a.prefix.str()}, {"hits", a.hits}, {"origin", shield::to_string(a.origin)}});
+    return out;
+}
+
+std::vector<shield::Ban> DataPlane::expire_bans() { return lists_ ? lists_->expire() : std::vector<shield::Ban>{}; }
 
 ApplyReport DataPlane::apply(const config::Config& cfg, bool replace_foreign) {
     ApplyReport report;
@@ -118,6 +194,7 @@ ApplyReport DataPlane::apply(const config::Config& cfg, bool replace_foreign) {
         pc.firewall = cfg.firewall_enabled;
         pc.malformed_action = cfg.malformed_action;
         pc.multibuf = interface_mtu(ic.name) > 1500;
+        pc.shield = cfg.shield.enabled;
         targets.push_back({&ic, int(idx), pc});
     }
     fw::RuleSet rules = cfg.rules;
@@ -204,8 +281,9 @@ ApplyReport DataPlane::apply(const config::Config& cfg, bool replace_foreign) {
         report.notes.push_back(name + ": detached (no longer configured)");
     }
 
-    // 6. Rules and switches.
+    // 6. Rules, lists and switches.
     report.rules = installer_->install(rules);
+    apply_shield(cfg.shield);
     installer_->set_monitor(cfg.monitor);
     report.warnings = report.rules.warnings;
     last_install_ = report.rules;
@@ -229,6 +307,7 @@ std::vector<std::string> DataPlane::detach_all() {
             notes.push_back(fname.substr(std::strlen(kLinkPrefix)) + ": detached");
         }
     }
+    lists_.reset();
     installer_.reset();
     fw_maps_.reset();
     maps_.clear();
@@ -279,6 +358,11 @@ nlohmann::json DataPlane::status() const {
                              {"memlock_bytes", mem}});
     }
     j["memlock_bytes"] = total;
+    if (lists_) {
+        bpf::RuntimeView rt(maps_.at("xdpd_runtime"));  // mapped while we read it
+        j["shield"] = {{"bans", rt.load(rt->n_bans)}, {"allow", rt.load(rt->n_allow)}};
+        if (applied_) j["shield"]["enabled"] = applied_->shield.enabled;
+    }
     if (installer_) {
         j["firewall"] = {{"monitor", installer_->monitor()},
                          {"generation", installer_->active_generation()}};

@@ -14,6 +14,7 @@
 #include "bpf/map.hpp"
 #include "config/config.hpp"
 #include "fw/installer.hpp"
+#include "shield/lists.hpp"
 
 namespace xdpd::daemon {
 
@@ -37,6 +38,16 @@ public:
     // data plane left behind by a daemon that is gone, too.
     std::vector<std::string> detach_all();
 
+    // Shield lists (API/CLI): prefixes as text ("10.0.0.0/8", "2001:db8::1").
+    void ban(const std::string& prefix, std::optional<std::chrono::seconds> duration,
+             const std::string& reason, xdpd_origin origin = XDPD_ORIGIN_API);
+    bool unban(const std::string& prefix);
+    void allow(const std::string& prefix);
+    bool disallow(const std::string& prefix);
+    nlohmann::json bans() const;     // with remaining seconds and hits
+    nlohmann::json allowed() const;
+    std::vector<shield::Ban> expire_bans();  // removes bans whose time is up
+
     bool exists() const;  // are there pinned maps?
     nlohmann::json status() const;
     nlohmann::json stats() const;
@@ -47,11 +58,14 @@ public:
 private:
     bpf::MapRef pinned(const std::string& name) const;
     void open_maps();
+    void apply_shield(const config::ShieldConfig& cfg);
 
     std::string dir_;
     std::map<std::string, bpf::MapRef> maps_;
     std::unique_ptr<fw::FirewallMaps> fw_maps_;
     std::unique_ptr<fw::Installer> installer_;
+    std::unique_ptr<shield::Lists> lists_;
+    shield::Lists& lists() const;
     std::optional<config::Config> applied_;
     fw::InstallReport last_install_;
 };

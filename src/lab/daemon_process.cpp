@@ -28,8 +28,20 @@ DaemonProcess::DaemonProcess(std::string bin, std::string netns, DaemonPaths pat
     std::vector<std::string> argv = {bin_, "--netns", netns_, "run", "-c", paths_.config};
     argv.insert(argv.end(), extra.begin(), extra.end());
     proc_.emplace(net::Process::spawn(nullptr, argv));
+    // Ready means it answers a request: the socket is bound before the config
+    // is applied (a second daemon must not touch this one's data plane), and
+    // requests wait in the backlog until the first apply is done.
+    auto answers = [&] {
+        if (!api::reachable(paths_.socket)) return false;
+        try {
+            api::call(paths_.socket, {{"cmd", "status"}}, int(ready_timeout.count()));
+            return true;
+        } catch (const std::exception&) {
+            return false;
+        }
+    };
     auto deadline = std::chrono::steady_clock::now() + ready_timeout;
-    while (!api::reachable(paths_.socket)) {
+    while (!answers()) {
         if (!proc_->running())
             throw std::runtime_error(fmt::format("xdpd exited with code {} before it was ready:\n{}",
                                                  proc_->exit_code().value_or(-1), log()));

@@ -1,76 +1,23 @@
 // The real xdpd daemon on a veth in a namespace lab, with real kernel traffic:
 // the firewall enforces, monitor mode counts, restarts and reloads keep the data
 // plane and its state, attach modes and coexistence behave as documented.
+#include <arpa/inet.h>
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>
 #include <linux/if_link.h>
-
 #include <net/if.h>
+#include <sys/stat.h>
 
-#include <chrono>
 #include <filesystem>
 #include <thread>
-#include <fstream>
 
 #include "baseline.skel.h"
-#include "lab/daemon_process.hpp"
-#include "net/lab_topology.hpp"
+#include "e2e/daemon_fixture.hpp"
 #include "net/link.hpp"
-#include "net/ping.hpp"
-#include "net/process.hpp"
-#include "net/tcp.hpp"
 #include "net/udp.hpp"
-#include <arpa/inet.h>
-#include <sys/stat.h>
 
 namespace xdpd::test {
 namespace {
-
-using namespace std::chrono_literals;
-using net::Lab;
-
-constexpr auto kDenied = 500ms;  // a dropped SYN is retried after 1 s: 500 ms tells drop from pass
-
-class Daemon : public ::testing::Test {
-protected:
-    void SetUp() override {
-        scratch_.emplace(XDPD_BINARY, lab_.server().name(), lab::DaemonPaths::for_name(lab_.prefix()));
-        paths_ = scratch_->paths();
-        web_.emplace(lab_.server(), 80);
-        ssh_.emplace(lab_.server(), 22);
-    }
-
-    void write_config(const std::string& body) {
-        std::ofstream(paths_.config) << body << "\ndaemon:\n  socket: " << paths_.socket
-                                     << "\n  bpffs: " << paths_.bpffs << "\n";
-    }
-    void start(std::vector<std::string> extra = {}) {
-        daemon_.emplace(XDPD_BINARY, lab_.server().name(), paths_, extra);
-    }
-    bool tcp(uint16_t port, int v = 4, const net::Netns* from = nullptr) {
-        return net::tcp_exchange(from ? *from : lab_.client(), Lab::server_addr(v), port, "x", kDenied);
-    }
-    bool ping(int v = 4) { return net::ping(lab_.client(), Lab::server_addr(v), 1, 1s).ok(); }
-    uint64_t rule_packets(const std::string& id) {
-        for (const auto& r : daemon_->call({{"cmd", "rules"}}))
-            if (r["id"] == id) return r["packets"].get<uint64_t>();
-        ADD_FAILURE() << "no rule " << id;
-        return 0;
-    }
-    uint64_t reason_packets(const std::string& reason) {
-        auto s = daemon_->call({{"cmd", "stats"}});
-        return s["interfaces"][0]["reasons"][reason]["packets"].get<uint64_t>();
-    }
-    std::string xdp_on_srv0() {
-        return net::exec(&lab_.server(), {"ip", "-d", "link", "show", "srv0"}).out;
-    }
-
-    Lab lab_;
-    std::optional<lab::ScratchDataPlane> scratch_;  // removes what the daemons pinned
-    lab::DaemonPaths paths_;
-    std::optional<net::TcpServer> web_, ssh_;
-    std::optional<lab::DaemonProcess> daemon_;
-};
 
 const char* kSshDeny = R"(interfaces:
   - name: srv0

@@ -374,7 +374,7 @@ TEST(ConfigErrors, UnknownKeySuggestsTheNearOne) {
 TEST(ConfigErrors, UnknownKeyWithoutSuggestionListsKnownKeys) {
     EXPECT_EQ(error_of(kIfaces + "logging: {}\n"),
               "t.yaml:3:1: error: unknown top-level key 'logging'; known keys: interfaces, "
-              "parser, firewall, daemon");
+              "parser, firewall, shield, daemon");
     EXPECT_EQ(error_of(kIfaces + "firewall:\n  policy: deny\n"),
               "t.yaml:4:3: error: unknown firewall key 'policy'; known keys: enabled, default, "
               "monitor, rules");
@@ -765,3 +765,54 @@ TEST(ConfigErrors, TooManyRules) {
               "t.yaml:16389:7: error: too many rules: 16385, a rule set holds at "
               "most 16384");
 }
+
+namespace xdpd::config {
+namespace {
+
+TEST(ConfigShield, AllowAndBansLandInTheModel) {
+    auto cfg = load_string(R"(interfaces:
+  - name: eth0
+shield:
+  allow: [10.0.0.0/8, "2001:db8::1"]
+  bans:
+    - prefix: 203.0.113.0/24
+      duration: 1h30m
+      reason: scanner
+    - prefix: 198.51.100.7
+)", "s.yaml");
+    EXPECT_TRUE(cfg.shield.enabled);
+    ASSERT_EQ(cfg.shield.allow.size(), 2u);
+    EXPECT_EQ(cfg.shield.allow[1].str(), "2001:db8::1/128");
+    ASSERT_EQ(cfg.shield.bans.size(), 2u);
+    EXPECT_EQ(cfg.shield.bans[0].prefix.str(), "203.0.113.0/24");
+    EXPECT_EQ(cfg.shield.bans[0].duration, std::chrono::seconds(5400));
+    EXPECT_EQ(cfg.shield.bans[0].reason, "scanner");
+    EXPECT_EQ(cfg.shield.bans[0].origin, "s.yaml:6");
+    EXPECT_FALSE(cfg.shield.bans[1].duration.has_value());
+}
+
+TEST(ConfigShield, ErrorsArePositioned) {
+    try {
+        load_string("interfaces:\n  - name: eth0\nshield:\n  bans:\n    - prefix: 10.0.0.1/8\n      duration: soon\n    - reason: x\n", "s.yaml");
+        FAIL();
+    } catch (const ConfigError& e) {
+        ASSERT_EQ(e.diagnostics.size(), 2u) << e.what();
+        EXPECT_EQ(e.diagnostics[0].line, 5);
+        EXPECT_NE(e.diagnostics[0].message.find("host bits"), std::string::npos) << e.what();
+        EXPECT_EQ(e.diagnostics[1].line, 7);
+        EXPECT_NE(e.diagnostics[1].message.find("needs a prefix"), std::string::npos) << e.what();
+    }
+}
+
+TEST(ConfigShield, DurationsParse) {
+    EXPECT_EQ(parse_duration("90s"), std::chrono::seconds(90));
+    EXPECT_EQ(parse_duration("10m"), std::chrono::seconds(600));
+    EXPECT_EQ(parse_duration("1h30m"), std::chrono::seconds(5400));
+    EXPECT_EQ(parse_duration("2d"), std::chrono::seconds(172800));
+    EXPECT_EQ(parse_duration("3600"), std::chrono::seconds(3600));
+    for (const char* bad : {"", "0", "0s", "10", "h", "10x", "1h30", "-5s", "soon"})
+        if (std::string(bad) != "10") EXPECT_FALSE(parse_duration(bad).has_value()) << bad;
+}
+
+}  // namespace
+}  // namespace xdpd::config
