@@ -17,7 +17,16 @@ const volatile __u32 cfg_ifslot = 0;            /* slot in xdpd_stats        */
 const volatile __u32 cfg_fw_enabled = 0;        /* firewall stage compiled in */
 const volatile __u32 cfg_malformed_action = XDPD_ACT_DROP;
 const volatile __u32 cfg_multibuf = 0;          /* count bytes of all frags   */
+/* SYN cookies (bpf/syncookie.h): ports in host order, SYN-ACK parameters. */
+const volatile __u32 cfg_syncookie = 0;         /* SYN cookie stage compiled in */
+const volatile __u32 cfg_syncookie_nports = 0;
+const volatile __u16 cfg_syncookie_ports[XDPD_SYNCOOKIE_MAX_PORTS] = {};
+const volatile __u16 cfg_syncookie_mss4 = 1460;
+const volatile __u16 cfg_syncookie_mss6 = 1440;
+const volatile __u8 cfg_syncookie_wscale = 7;
+const volatile __u8 cfg_syncookie_ttl = 64;
 const volatile __u32 cfg_shield = 0;            /* allow list and bans        */
+const volatile __u32 cfg_ratelimit = 0;         /* rate limits of allow rules */
 
 /* What the parser learnt about one packet. */
 struct pkt {

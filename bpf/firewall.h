@@ -124,13 +124,15 @@ __noinline int fw_classify(struct fw_scratch *sc, __u32 gen, __u32 n_tuples)
 			res->rule.prio = e->rule.prio;
 			res->rule.slot = e->rule.slot;
 			res->action = e->action;
+			res->limit = e->limit;
 		}
 	}
 	return 0;
 }
 
-/* Runs the firewall; returns the XDP action and sets *reason. */
-static __always_inline __u32 fw_run(struct pkt *p, __u32 *reason)
+/* Runs the firewall; returns the XDP action and sets *reason, and *limit to
+ * the deciding allow rule's rate-limit profile + 1 (0: none). */
+static __always_inline __u32 fw_run(struct pkt *p, __u32 *reason, __u32 *limit)
 {
 	const struct xdpd_fw_ref none = { .prio = XDPD_FW_PRIO_NONE };
 	__u32 zero = 0, gen, deny;
@@ -142,7 +144,9 @@ static __always_inline __u32 fw_run(struct pkt *p, __u32 *reason)
 		*reason = XDPD_R_NO_FIREWALL;
 		return XDPD_ACT_PASS;
 	}
+	*limit = 0;
 	res = &sc->res;
+	res->limit = 0;
 	res->rule = none;
 	res->c0 = res->c1 = res->c2 = res->c3 = none;
 	gen = rt->active_gen & 1;
@@ -167,6 +171,7 @@ static __always_inline __u32 fw_run(struct pkt *p, __u32 *reason)
 		fw_count_rule(res->rule.slot, p->len);
 		deny = res->action == XDPD_FW_DENY;
 		*reason = deny ? XDPD_R_FW_DENY : XDPD_R_FW_ALLOW;
+		*limit = res->limit;
 	} else {
 		deny = rt->gen[gen].default_action == XDPD_FW_DENY;
 		*reason = deny ? XDPD_R_DEFAULT_DENY : XDPD_R_DEFAULT_ALLOW;

@@ -42,6 +42,7 @@ struct {
 struct fw_result {
 	struct xdpd_fw_ref rule;   /* prio NONE when no rule matched             */
 	__u32 action;
+	__u32 limit;               /* the deciding rule's limit profile + 1      */
 	struct xdpd_fw_ref c0, c1, c2, c3;
 };
 
@@ -94,6 +95,42 @@ struct {
 	__type(key, struct xdpd_lpm_key);
 	__type(value, struct xdpd_allow);
 } xdpd_allow SEC(".maps");
+
+/* The SYN cookie stage's SYN-ACK TCP header, built in words before it is
+ * written, and its per-CPU scratch: a copy of the SYN's TCP header (helper
+ * argument, option walk) and the SYN-ACK. In a map rather than on the stack:
+ * the stage's subprogram shares the 512-byte stack with the pipeline. Per
+ * program instance, like xdpd_fw_scratch; not pinned. */
+struct sc_synack {
+	__u32 w[10];               /* network order, as written                 */
+	__u32 len;                 /* 24, 36 or 40 bytes                        */
+};
+
+struct sc_scratch {
+	__u32 hdr[16];             /* the SYN's TCP header, doff * 4 bytes       */
+	struct sc_synack synack;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sc_scratch);
+} xdpd_sc_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDPD_MAX_LIMITS);
+	__type(key, __u32);
+	__type(value, struct xdpd_limit);
+} xdpd_limits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XDPD_MAX_BUCKETS);
+	__type(key, struct xdpd_bucket_key);
+	__type(value, struct xdpd_bucket);
+} xdpd_buckets SEC(".maps");
 
 /* Not used by the program; created and pinned with the rest so that the
  * control plane's bookkeeping survives restarts. */

@@ -6,6 +6,8 @@
 #include "parse.h"
 #include "shield.h"
 #include "firewall.h"
+#include "ratelimit.h"
+#include "syncookie.h"
 #include "stats.h"
 
 SEC("xdp.frags")
@@ -36,14 +38,26 @@ int xdpd_pipeline(struct xdp_md *ctx)
 	/* stage: firewall -- bpf/firewall.h */
 	reason = XDPD_R_NO_FIREWALL;
 	if (cfg_fw_enabled) {
-		action = fw_run(&p, &reason);
+		__u32 limit;
+
+		action = fw_run(&p, &reason, &limit);
 		if (action != XDPD_ACT_PASS)
 			return stats_record(&p, action, reason);
+
+		/* stage: rate limits of the allow rule -- bpf/ratelimit.h */
+		if (cfg_ratelimit && limit) {
+			__u32 over = ratelimit_run(&p, limit);
+			if (over)
+				return stats_record(&p, XDPD_ACT_DROP, over);
+		}
 	}
 
 	/* stage: SYN cookies -- bpf/syncookie.h */
+	action = XDPD_ACT_PASS;
+	if (cfg_syncookie)
+		action = syncookie_run(ctx, &p, &reason);
 
-	return stats_record(&p, XDPD_ACT_PASS, reason);
+	return stats_record(&p, action, reason);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -21,8 +21,12 @@
 #define XDPD_FW_COUNT_CHAIN    4       /* `count` rules remembered per entry   */
 #define XDPD_MAX_BANS          (1u << 20) /* banned sources or prefixes            */
 #define XDPD_MAX_ALLOW         65536   /* allow-listed sources or prefixes     */
+#define XDPD_MAX_LIMITS        64      /* rate-limit profiles                  */
+#define XDPD_MAX_BUCKETS       (1u << 20) /* rate-limit buckets (LRU): sources, prefixes, destinations */
+#define XDPD_GCRA_RETRIES      8       /* cmpxchg attempts on one bucket       */
 #define XDPD_FW_PRIO_NONE      0xffffffffu
 #define XDPD_FW_BLOOM_WORDS    (1u << 16) /* u64 words of Bloom filter per generation (4 Mbit) */
+#define XDPD_SYNCOOKIE_MAX_PORTS 16    /* TCP ports protected by SYN cookies   */
 
 /* ---- verdicts: equal to enum xdp_action -------------------------------- */
 enum xdpd_action {
@@ -58,6 +62,12 @@ enum xdpd_reason {
 	XDPD_R_TRUNC_UDP,
 	XDPD_R_TRUNC_ICMP,
 	XDPD_R_BANNED,            /* source on the ban list (shield)            */
+	XDPD_R_SYNCOOKIE_SENT,    /* SYN to a protected port: cookie SYN-ACK sent (TX) */
+	XDPD_R_SYNCOOKIE_OK,      /* ACK with a valid SYN cookie: passed to SYNPROXY */
+	XDPD_R_SYNCOOKIE_BAD,     /* ACK to a protected port without connection or valid cookie: dropped */
+	XDPD_R_RATE_SOURCE,       /* over its rule's per-source rate            */
+	XDPD_R_RATE_PREFIX,       /* over its rule's per-prefix (/24, /64) rate */
+	XDPD_R_RATE_DEST,         /* over its rule's per-destination ceiling    */
 	XDPD_R_MAX
 };
 
@@ -118,6 +128,41 @@ struct xdpd_ban {
 	__u64 hits;            /* packets dropped, all CPUs (atomic adds)       */
 	__u32 origin;          /* enum xdpd_origin                              */
 	char reason[36];
+};
+
+/* ---- rate limits: GCRA per bucket, exact across CPUs (cmpxchg) --------
+ * A rate of R per second with burst B is an emission interval T = 1/R and a
+ * tolerance (B - 1) * T. A bucket keeps its theoretical arrival time (TAT); a
+ * packet conforms when max(TAT, now) - now <= tolerance, and then moves TAT
+ * forward by T (by its length * T for byte rates). */
+enum xdpd_limit_level { XDPD_LIM_SOURCE = 0, XDPD_LIM_PREFIX, XDPD_LIM_DEST, XDPD_LIM_LEVELS };
+
+struct xdpd_rate {
+	__u64 interval;        /* 0: no limit. ns per packet, or ps per byte   */
+	__u64 tolerance_ns;    /* (burst - 1) * interval, in ns                 */
+};
+
+/* Value of xdpd_limits (ARRAY[XDPD_MAX_LIMITS]). */
+struct xdpd_limit {
+	struct xdpd_rate pkt[XDPD_LIM_LEVELS];
+	struct xdpd_rate byte[XDPD_LIM_LEVELS];
+	__u8 prefix_v4;        /* XDPD_LIM_PREFIX aggregates sources by these  */
+	__u8 prefix_v6;
+	__u8 _pad[6];
+};
+
+/* Key and value of xdpd_buckets (LRU_HASH). addr: the source, the source's
+ * prefix, or the destination, IPv4 as ::ffff:a.b.c.d, masked. */
+struct xdpd_bucket_key {
+	__u8 addr[16];
+	__u16 limit;
+	__u8 level;            /* enum xdpd_limit_level                         */
+	__u8 _pad;
+};
+
+struct xdpd_bucket {
+	__u64 tat_pkt;         /* ns, on the data plane's clock                 */
+	__u64 tat_byte;
 };
 
 /* Value of xdpd_allow: sources never banned or rate-limited. */
@@ -221,6 +266,8 @@ struct xdpd_fw_entry {
 	__u32 action;             /* XDPD_FW_ALLOW / XDPD_FW_DENY                 */
 	__u32 n_count;            /* `count` rules ahead of `rule`                */
 	struct xdpd_fw_ref count[XDPD_FW_COUNT_CHAIN];
+	__u32 limit;              /* allow rules: rate-limit profile + 1, 0 = none */
+	__u32 _pad;
 };
 
 /* ---- control-plane bookkeeping, pinned so a restarted daemon finds it --- */

@@ -19,6 +19,7 @@ enum class CaseKind {
     firewall,     // xdpd pipeline + make_ruleset(rules)
     xdp_filter,   // xdp-filter with make_xdp_filter_ruleset(rules)
     firewall_xf,  // xdpd pipeline + to_xdpd(make_xdp_filter_ruleset(rules))
+    ratelimit,    // xdpd pipeline, one allow rule with a per-source limit; `rules` buckets pre-filled
 };
 
 struct CaseSpec {
@@ -84,6 +85,7 @@ private:
     void run_baseline(const CaseSpec& c, CaseResult& r);
     void run_pipeline(const CaseSpec& c, CaseResult& r);
     void run_xdp_filter(const CaseSpec& c, CaseResult& r);
+    void run_ratelimit(const CaseSpec& c, CaseResult& r);
     void time_frames(int prog_fd, CaseResult& r, __u32 miss_verdict, __u32 hit_verdict);
     void progress(const std::string& msg) const;
 

@@ -14,15 +14,17 @@
 namespace xdpd::bpf {
 
 std::string PipelineConfig::describe() const {
-    return fmt::format("slot={} firewall={} shield={} multibuf={} malformed={}", ifslot,
-                       firewall ? "on" : "off", shield ? "on" : "off", multibuf ? "on" : "off",
+    return fmt::format("slot={} firewall={} shield={} syncookies={} multibuf={} malformed={}", ifslot,
+                       firewall ? "on" : "off", shield ? "on" : "off",
+                       syncookie_ports.empty() ? "off" : fmt::format("{} ports", syncookie_ports.size()),
+                       multibuf ? "on" : "off",
                        malformed_action == XDPD_ACT_DROP ? "drop" : "pass");
 }
 
 const std::vector<std::string>& shared_map_names() {
     static const std::vector<std::string> names = {
         "xdpd_stats",  "xdpd_runtime",    "xdpd_fw_tuples", "xdpd_fw_entries", "xdpd_fw_bloom",
-        "xdpd_rule_stats", "xdpd_ifaces", "xdpd_fw_slots", "xdpd_bans", "xdpd_allow"};
+        "xdpd_rule_stats", "xdpd_ifaces", "xdpd_fw_slots", "xdpd_bans", "xdpd_allow", "xdpd_limits", "xdpd_buckets"};
     return names;
 }
 
@@ -54,6 +56,17 @@ Pipeline Pipeline::load_impl(const PipelineConfig& cfg, const std::string* pin_d
     ro.cfg_malformed_action = cfg.malformed_action;
     ro.cfg_multibuf = cfg.multibuf;
     ro.cfg_shield = cfg.shield;
+    ro.cfg_ratelimit = cfg.ratelimit;
+    if (cfg.syncookie_ports.size() > XDPD_SYNCOOKIE_MAX_PORTS)
+        throw std::invalid_argument(fmt::format("SYN cookies protect at most {} ports, got {}",
+                                                XDPD_SYNCOOKIE_MAX_PORTS, cfg.syncookie_ports.size()));
+    ro.cfg_syncookie = !cfg.syncookie_ports.empty();
+    ro.cfg_syncookie_nports = __u32(cfg.syncookie_ports.size());
+    for (size_t i = 0; i < cfg.syncookie_ports.size(); ++i) ro.cfg_syncookie_ports[i] = cfg.syncookie_ports[i];
+    ro.cfg_syncookie_mss4 = cfg.syncookie_mss4;
+    ro.cfg_syncookie_mss6 = cfg.syncookie_mss6;
+    ro.cfg_syncookie_wscale = cfg.syncookie_wscale;
+    ro.cfg_syncookie_ttl = cfg.syncookie_ttl;
 
     for (const auto& name : shared_map_names()) {
         bpf_map* m = bpf_object__find_map_by_name(p.skel_->obj, name.c_str());

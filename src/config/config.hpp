@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fw/rule.hpp"
+#include "shield/limits.hpp"
 #include "xdpd/abi.h"
 
 namespace xdpd::config {
@@ -37,11 +38,24 @@ struct BanConfig {
     std::string origin;  // "file:line"
 };
 
-// shield: allow list and bans (more DDoS measures join it).
+// shield: allow list, bans, rate-limit profiles (named by allow rules).
 struct ShieldConfig {
     bool enabled = true;  // the stage costs nothing while both lists are empty
     std::vector<fw::Cidr> allow;
     std::vector<BanConfig> bans;
+    std::vector<shield::LimitProfile> limits;
+};
+
+// syncookies: SYNs to these TCP ports are answered in XDP with SYN cookies,
+// netfilter SYNPROXY completes the handshake (docs/syncookies.md).
+struct SyncookieConfig {
+    bool enabled = false;         // true when the section is present unless enabled: false
+    std::vector<uint16_t> ports;  // 1..XDPD_SYNCOOKIE_MAX_PORTS, no duplicates
+    uint16_t mss = 1460;          // MSS advertised to IPv4 clients
+    uint16_t mss6 = 1440;         // ... to IPv6 clients (default: mss - 20)
+    uint8_t wscale = 7;           // window scale advertised: must be the service's
+    uint8_t ttl = 64;             // TTL / hop limit of the SYN-ACKs
+    std::string origin;           // "file:line" of the section
 };
 
 struct DaemonConfig {
@@ -72,6 +86,7 @@ struct Config {
     bool monitor = false;           // firewall.monitor
     fw::RuleSet rules;              // rule.origin = "file:line"
     ShieldConfig shield;
+    SyncookieConfig syncookies;
     DaemonConfig daemon;
     std::vector<Diagnostic> warnings;  // the config is valid, but probably not what was meant
 };

@@ -8,7 +8,8 @@ namespace xdpd::config::detail {
 
 namespace {
 
-constexpr std::string_view kTopKeys[] = {"interfaces", "parser", "firewall", "shield", "daemon"};
+constexpr std::string_view kTopKeys[] = {"interfaces", "parser", "firewall", "shield", "syncookies",
+                                         "daemon"};
 constexpr std::string_view kParserKeys[] = {"malformed"};
 constexpr std::string_view kMalformed[] = {"drop", "pass"};
 
@@ -38,7 +39,9 @@ Config parse_document(const YAML::Node& root, Reporter& rep) {
     if (const Field* f = top.find("parser")) parse_parser(f->value, cfg, rep);
     if (const Field* f = top.find("firewall")) parse_firewall(f->value, cfg, rep);
     if (const Field* f = top.find("shield")) parse_shield(f->value, cfg.shield, rep);
+    if (const Field* f = top.find("syncookies")) parse_syncookies(f->value, cfg.syncookies, rep);
     if (const Field* f = top.find("daemon")) parse_daemon(f->value, cfg.daemon, rep);
+    if (!rep.error_count()) resolve_limits(root, cfg, rep);
     return cfg;
 }
 

@@ -13,7 +13,7 @@ namespace {
 
 constexpr std::string_view kRuleKeys[] = {"id",        "action", "family", "src",       "dst",
                                           "proto",     "sport",  "dport",  "tcp_flags", "icmp_type",
-                                          "icmp_code", "vlan",   "iface"};
+                                          "icmp_code", "vlan",   "iface",  "limit"};
 // Same order as fw::Action.
 constexpr std::string_view kActions[] = {"allow", "deny", "count"};
 constexpr std::string_view kFamilies[] = {"ipv4", "ipv6"};
@@ -45,6 +45,13 @@ public:
             if (auto v = read_uint(*f, 1, 4094, rep_)) r.match.vlan = uint16_t(*v);
         read_iface(r.match);
         check_family(r.match);
+        if (const Field* f = m_.find("limit"))  // the profile's name; resolved with shield.limits
+            if (auto v = read_scalar(*f, rep_)) {
+                if (r.action != fw::Action::allow)
+                    rep_.error(f->value, "limit applies to allow rules only: it limits the traffic the rule lets in");
+                else
+                    r.limit = *v;
+            }
     }
 
 private:

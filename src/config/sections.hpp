@@ -31,6 +31,13 @@ fw::Rule parse_rule(const YAML::Node& node, size_t number,
 // shield: {enabled, allow: [prefix...], bans: [{prefix, duration, reason}...]}.
 void parse_shield(const YAML::Node& node, ShieldConfig& out, Reporter& rep);
 
+// syncookies: {enabled, ports: [port...], mss, mss6, wscale, ttl}.
+void parse_syncookies(const YAML::Node& node, SyncookieConfig& out, Reporter& rep);
+
+// Binds each rule's `limit` to its profile in shield.limits (after both
+// sections are read; `root` gives the positions).
+void resolve_limits(const YAML::Node& root, Config& cfg, Reporter& rep);
+
 // daemon: {socket, bpffs, on_exit, log_level}.
 void parse_daemon(const YAML::Node& node, DaemonConfig& out, Reporter& rep);
 

@@ -8,7 +8,60 @@
 namespace xdpd::config::detail {
 
 namespace {
-constexpr std::string_view kShieldKeys[] = {"enabled", "allow", "bans"};
+constexpr std::string_view kShieldKeys[] = {"enabled", "allow", "bans", "limits"};
+constexpr std::string_view kLimitKeys[] = {"name", "per_source", "per_prefix", "per_destination"};
+constexpr std::string_view kRateKeys[] = {"pps", "burst", "bps", "burst_bytes"};
+constexpr std::string_view kPrefixRateKeys[] = {"pps", "burst", "bps", "burst_bytes", "ipv4", "ipv6"};
+
+// "1000", "2.5k", "10M", "1G": a positive number with an SI suffix (x1000).
+std::optional<double> parse_si(const std::string& s) {
+    if (s.empty()) return std::nullopt;
+    double mult = 1;
+    std::string num = s;
+    switch (s.back()) {
+    case 'k': case 'K': mult = 1e3; num.pop_back(); break;
+    case 'M': mult = 1e6; num.pop_back(); break;
+    case 'G': mult = 1e9; num.pop_back(); break;
+    default: break;
+    }
+    if (num.empty() || num.find_first_not_of("0123456789.") != std::string::npos) return std::nullopt;
+    try {
+        double v = std::stod(num) * mult;
+        if (v <= 0) return std::nullopt;
+        return v;
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+void read_rate(const YAML::Node& node, std::string_view what, bool prefix, shield::Rate& out,
+               shield::LimitProfile& p, Reporter& rep) {
+    MapReader m(node, what, what, prefix ? std::span<const std::string_view>(kPrefixRateKeys)
+                                         : std::span<const std::string_view>(kRateKeys), rep);
+    if (!m.is_map()) return;
+    auto number = [&](const char* key, double& dst) {
+        if (const Field* f = m.find(key))
+            if (auto s = read_scalar(*f, rep)) {
+                if (auto v = parse_si(*s))
+                    dst = *v;
+                else
+                    rep.error(f->value, fmt::format("{} must be a positive number (suffixes k, M, G), got '{}'", key, *s));
+            }
+    };
+    number("pps", out.pps);
+    number("burst", out.burst);
+    number("bps", out.bps);
+    number("burst_bytes", out.burst_bytes);
+    if (!m.find("pps") && !m.find("bps")) rep.error(node, fmt::format("{} needs pps or bps", what));
+    if (out.burst > 0 && out.pps <= 0) rep.error(node, fmt::format("{}: burst goes with pps", what));
+    if (out.burst_bytes > 0 && out.bps <= 0) rep.error(node, fmt::format("{}: burst_bytes goes with bps", what));
+    if (prefix) {
+        if (const Field* f = m.find("ipv4"))
+            if (auto v = read_uint(*f, 1, 32, rep)) p.prefix_v4 = int(*v);
+        if (const Field* f = m.find("ipv6"))
+            if (auto v = read_uint(*f, 1, 128, rep)) p.prefix_v6 = int(*v);
+    }
+}
 constexpr std::string_view kBanKeys[] = {"prefix", "duration", "reason"};
 constexpr size_t kMaxReason = sizeof(xdpd_ban::reason) - 1;
 
@@ -87,12 +140,61 @@ void parse_shield(const YAML::Node& node, ShieldConfig& out, Reporter& rep) {
             out.bans.push_back(std::move(ban));
         }
     }
+    if (const Field* f = m.find("limits")) {
+        if (!f->value.IsSequence() && !f->value.IsNull()) {
+            rep.error(f->value, fmt::format("limits must be a list of profiles, got {}", describe(f->value)));
+        } else {
+            for (const auto& item : f->value) {
+                MapReader l(item, "limit", "a limit profile", kLimitKeys, rep);
+                if (!l.is_map()) continue;
+                shield::LimitProfile p;
+                p.origin = origin_of(item, rep);
+                const Field* n = l.find("name");
+                if (!n) {
+                    rep.error(item, "a limit profile needs a name (rules refer to it with `limit: NAME`)");
+                    continue;
+                }
+                if (auto s = read_scalar(*n, rep)) p.name = *s;
+                for (const auto& other : out.limits)
+                    if (other.name == p.name)
+                        rep.error(n->value, fmt::format("limit profile '{}' is already defined at {}", p.name, other.origin));
+                if (const Field* r = l.find("per_source")) read_rate(r->value, "per_source", false, p.per_source, p, rep);
+                if (const Field* r = l.find("per_prefix")) read_rate(r->value, "per_prefix", true, p.per_prefix, p, rep);
+                if (const Field* r = l.find("per_destination"))
+                    read_rate(r->value, "per_destination", false, p.per_destination, p, rep);
+                if (!l.find("per_source") && !l.find("per_prefix") && !l.find("per_destination"))
+                    rep.error(item, fmt::format("limit profile '{}' sets no rate: give per_source, per_prefix "
+                                                "or per_destination",
+                                                p.name));
+                out.limits.push_back(std::move(p));
+            }
+            if (out.limits.size() > XDPD_MAX_LIMITS)
+                rep.error(f->value, fmt::format("{} limit profiles, at most {}", out.limits.size(), XDPD_MAX_LIMITS));
+        }
+    }
+
     for (const auto& a : out.allow)
         for (const auto& b : out.bans)
             if (a.family == b.prefix.family && a.prefix <= b.prefix.prefix && a.contains(b.prefix.addr.data()))
                 rep.warning(node, fmt::format("ban {} ({}) lies inside allow-listed {}: allow-listed "
                                               "sources are never banned",
                                               b.prefix.str(), b.origin, a.str()));
+}
+
+void resolve_limits(const YAML::Node& root, Config& cfg, Reporter& rep) {
+    auto& rules = cfg.rules.rules;
+    for (size_t i = 0; i < rules.size(); ++i) {
+        if (rules[i].limit.empty()) continue;
+        const auto& profiles = cfg.shield.limits;
+        for (size_t p = 0; p < profiles.size(); ++p)
+            if (profiles[p].name == rules[i].limit) rules[i].limit_index = __u32(p);
+        if (rules[i].limit_index) continue;
+        std::vector<std::string_view> names;
+        for (const auto& p : profiles) names.push_back(p.name);
+        std::string msg = fmt::format("no limit profile '{}' in shield.limits", rules[i].limit);
+        if (auto c = closest(rules[i].limit, names)) msg += fmt::format(" (did you mean '{}'?)", *c);
+        rep.error(root["firewall"]["rules"][i]["limit"], fmt::format("{} (rule {})", msg, i + 1));
+    }
 }
 
 }  // namespace xdpd::config::detail

@@ -20,6 +20,8 @@
 
 #include "attach/xdp_link.hpp"
 #include "bpf/pipeline.hpp"
+#include "daemon/synproxy.hpp"
+#include "shield/limits.hpp"
 #include "stats/snapshot.hpp"
 #include "util/error.hpp"
 
@@ -195,6 +197,14 @@ ApplyReport DataPlane::apply(const config::Config& cfg, bool replace_foreign) {
         pc.malformed_action = cfg.malformed_action;
         pc.multibuf = interface_mtu(ic.name) > 1500;
         pc.shield = cfg.shield.enabled;
+        for (const auto& r : cfg.rules.rules) pc.ratelimit |= r.limit_index.has_value();
+        if (cfg.syncookies.enabled) {
+            pc.syncookie_ports = {cfg.syncookies.ports.begin(), cfg.syncookies.ports.end()};
+            pc.syncookie_mss4 = cfg.syncookies.mss;
+            pc.syncookie_mss6 = cfg.syncookies.mss6;
+            pc.syncookie_wscale = cfg.syncookies.wscale;
+            pc.syncookie_ttl = cfg.syncookies.ttl;
+        }
         targets.push_back({&ic, int(idx), pc});
     }
     fw::RuleSet rules = cfg.rules;
@@ -236,6 +246,18 @@ ApplyReport DataPlane::apply(const config::Config& cfg, bool replace_foreign) {
     std::vector<bpf::Pipeline> progs;
     for (auto& t : targets) progs.push_back(bpf::Pipeline::load_pinned(t.pc, dir_));
     open_maps();
+
+    // 3b. SYN cookies: SYNPROXY must be in place before XDP answers SYNs.
+    if (cfg.syncookies.enabled) {
+        SynproxySettings sp{.ports = cfg.syncookies.ports, .interfaces = {}, .mss4 = cfg.syncookies.mss,
+                            .mss6 = cfg.syncookies.mss6, .wscale = cfg.syncookies.wscale};
+        for (const auto& ic : cfg.interfaces) sp.interfaces.push_back(ic.name);
+        report.notes.push_back(synproxy_apply(sp));
+    }
+
+    // Profiles before the programs that use them. (A profile edited in place
+    // applies to the running rule set at once: profiles are not versioned.)
+    shield::install_limits(maps_.at("xdpd_limits"), cfg.shield.limits);
 
     // 4. Swap programs in (atomically where a link exists), register interfaces.
     bpf::Map<__u32, xdpd_iface> reg(maps_.at("xdpd_ifaces"));
@@ -281,6 +303,10 @@ ApplyReport DataPlane::apply(const config::Config& cfg, bool replace_foreign) {
         report.notes.push_back(name + ": detached (no longer configured)");
     }
 
+    // 5b. SYN cookies off: no program answers SYNs any more, SYNPROXY can go.
+    if (!cfg.syncookies.enabled)
+        if (auto note = synproxy_remove()) report.notes.push_back(*note);
+
     // 6. Rules, lists and switches.
     report.rules = installer_->install(rules);
     apply_shield(cfg.shield);
@@ -307,6 +333,7 @@ std::vector<std::string> DataPlane::detach_all() {
             notes.push_back(fname.substr(std::strlen(kLinkPrefix)) + ": detached");
         }
     }
+    if (auto note = synproxy_remove()) notes.push_back(*note);
     lists_.reset();
     installer_.reset();
     fw_maps_.reset();
@@ -361,7 +388,12 @@ nlohmann::json DataPlane::status() const {
     if (lists_) {
         bpf::RuntimeView rt(maps_.at("xdpd_runtime"));  // mapped while we read it
         j["shield"] = {{"bans", rt.load(rt->n_bans)}, {"allow", rt.load(rt->n_allow)}};
-        if (applied_) j["shield"]["enabled"] = applied_->shield.enabled;
+        if (applied_) {
+            j["shield"]["enabled"] = applied_->shield.enabled;
+            nlohmann::json limits = nlohmann::json::array();
+            for (const auto& p : applied_->shield.limits) limits.push_back(p.name);
+            j["shield"]["limits"] = limits;
+        }
     }
     if (installer_) {
         j["firewall"] = {{"monitor", installer_->monitor()},

@@ -162,6 +162,7 @@ std::string Rule::describe() const {
     if (m.vlan) s += fmt::format(" vlan {}", *m.vlan);
     if (m.iface) s += " iif " + *m.iface;
     else if (m.ifindex) s += fmt::format(" ifindex {}", *m.ifindex);
+    if (!limit.empty()) s += " limit " + limit;
     return s;
 }
 

@@ -63,6 +63,8 @@ struct Rule {
     std::string id;       // stable name: user-given, or derived from the content
     Action action = Action::deny;
     Match match;
+    std::string limit;                // allow rules: the rate-limit profile's name
+    std::optional<__u32> limit_index; // its index in the profile list
     std::string origin;   // "file:line" where the rule was written, for messages
 
     std::string describe() const;  // one line, e.g. "deny tcp dst 10.0.0.0/8 dport 22"

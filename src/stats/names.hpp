@@ -17,7 +17,8 @@ inline constexpr std::array<std::string_view, XDPD_R_MAX> kReasonNames = {
     "trunc_eth",       "trunc_vlan",      "vlan_depth",     "trunc_ipv4",
     "bad_ipv4",        "trunc_ipv6",      "bad_ipv6",       "trunc_ipv6_ext",
     "ipv6_ext_depth",  "trunc_tcp",       "bad_tcp",        "trunc_udp",
-    "trunc_icmp",      "banned"};
+    "trunc_icmp",      "banned",          "syncookie_sent", "syncookie_ok",
+    "syncookie_bad",   "rate_source",     "rate_prefix",    "rate_dest"};
 
 inline constexpr std::array<std::string_view, XDPD_L3_MAX> kL3Names = {"ipv4", "ipv6", "arp", "other"};
 
