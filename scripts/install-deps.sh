@@ -9,7 +9,7 @@ packages=(
   libbpf-dev libxdp-dev bpftool linux-libc-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libgtest-dev
   # run and test: namespaces, veth, traffic, baselines
-  iproute2 iputils-ping ethtool xdp-tools nftables tcpdump
+  iproute2 iputils-ping ethtool xdp-tools nftables tcpdump hping3
 )
 
 missing=()

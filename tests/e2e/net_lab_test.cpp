@@ -42,11 +42,11 @@ long long ms_since(Clock::time_point t) {
 class NetLab : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces)";
+        ASSERT_EQ(geteuid(), 0u) << "the test suite runs as root (network namespaces)";
         Lab::cleanup_orphans();  // what crashed runs left behind
     }
     void SetUp() override {
-        if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces)";
+        ASSERT_EQ(geteuid(), 0u) << "the test suite runs as root (network namespaces)";
         lab_ = std::make_unique<Lab>();
     }
     const Lab& lab() const { return *lab_; }
@@ -213,7 +213,7 @@ TEST_F(NetLab, NamespacesAreGoneAfterLabIsDestroyed) {
 }
 
 TEST(NetLabCleanup, CleanupStaleRemovesLeftovers) {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces)";
+    ASSERT_EQ(geteuid(), 0u) << "the test suite runs as root (network namespaces)";
     // A crashed run: namespaces created without an owner, one with a process in it.
     std::string prefix = unique_prefix("xlstale");
     exec_checked(nullptr, {"ip", "netns", "add", prefix + "-a"});
@@ -232,7 +232,7 @@ TEST(NetLabCleanup, CleanupStaleRemovesLeftovers) {
 }
 
 TEST(NetLabCleanup, CleanupOrphansSparesLabsOfLivingProcesses) {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces)";
+    ASSERT_EQ(geteuid(), 0u) << "the test suite runs as root (network namespaces)";
     // A lab of a process that has exited (pid of a reaped child) and one of ours.
     Process dead = Process::fork(nullptr, [] { return 0; }, "exit at once");
     ASSERT_EQ(dead.wait(2s), 0);
@@ -247,7 +247,7 @@ TEST(NetLabCleanup, CleanupOrphansSparesLabsOfLivingProcesses) {
 }
 
 TEST(NetLabNetns, MoveTransfersOwnershipAndReleaseKeeps) {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces)";
+    ASSERT_EQ(geteuid(), 0u) << "the test suite runs as root (network namespaces)";
     std::string name = unique_prefix("xl") + "-mv";
     {
         Netns a = Netns::create(name);
@@ -270,7 +270,7 @@ TEST(NetLabNetns, MoveTransfersOwnershipAndReleaseKeeps) {
 }
 
 TEST(NetLabNetns, VethToCurrentNamespaceAndUniquePrefix) {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces)";
+    ASSERT_EQ(geteuid(), 0u) << "the test suite runs as root (network namespaces)";
     std::string p1 = unique_prefix("xl"), p2 = unique_prefix("xl");
     EXPECT_NE(p1, p2);
     EXPECT_LE(p1.size() + 4, size_t(IFNAMSIZ - 1)) << p1;  // room for a suffix in an interface name
