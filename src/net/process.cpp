@@ -165,6 +165,18 @@ void check_child_started(pid_t pid, Launch& l, const std::string& label, const N
 
 }  // namespace
 
+Process Process::adopt(pid_t pid, std::string label, UniqueFd out, UniqueFd err) {
+    Process p;
+    p.pid_ = pid;
+    p.label_ = std::move(label);
+    p.out_ = std::move(out);
+    p.err_ = std::move(err);
+    p.pidfd_.reset(pidfd_open(pid));
+    if (!p.pidfd_) throw SysError(fmt::format("pidfd_open for {}", p.label_), errno);
+    spdlog::debug("net: started pid {}: {}", pid, p.label_);
+    return p;
+}
+
 Process Process::spawn(const Netns* ns, std::vector<std::string> argv, Output output) {
     return spawn_impl(ns, std::move(argv), output, false);
 }
@@ -190,16 +202,7 @@ Process Process::spawn_impl(const Netns* ns, std::vector<std::string> argv, Outp
         child_fail(l.pipe_w.get(), kStageExec);
     }
     check_child_started(pid, l, label, ns);
-
-    Process p;
-    p.pid_ = pid;
-    p.label_ = std::move(label);
-    p.out_ = std::move(l.out);
-    p.err_ = std::move(l.err);
-    p.pidfd_.reset(pidfd_open(pid));
-    if (!p.pidfd_) throw SysError(fmt::format("pidfd_open for `{}`", p.label_), errno);
-    spdlog::debug("net: started pid {}: {}", pid, p.label_);
-    return p;
+    return adopt(pid, std::move(label), std::move(l.out), std::move(l.err));
 }
 
 Process Process::fork(const Netns* ns, std::function<int()> fn, std::string label, Output output) {
@@ -225,16 +228,7 @@ Process Process::fork(const Netns* ns, std::function<int()> fn, std::string labe
         _exit(rc & 0xff);
     }
     check_child_started(pid, l, label, ns);
-
-    Process p;
-    p.pid_ = pid;
-    p.label_ = std::move(label);
-    p.out_ = std::move(l.out);
-    p.err_ = std::move(l.err);
-    p.pidfd_.reset(pidfd_open(pid));
-    if (!p.pidfd_) throw SysError(fmt::format("pidfd_open for {}", p.label_), errno);
-    spdlog::debug("net: forked pid {}: {}", pid, p.label_);
-    return p;
+    return adopt(pid, std::move(label), std::move(l.out), std::move(l.err));
 }
 
 Process::Process(Process&& o) noexcept

@@ -95,6 +95,8 @@ public:
 private:
     friend CmdResult exec(const Netns*, std::vector<std::string>, std::chrono::milliseconds);
     static Process spawn_impl(const Netns* ns, std::vector<std::string> argv, Output output, bool own_group);
+    // The handle of a child that started: its pidfd, its captured output.
+    static Process adopt(pid_t pid, std::string label, UniqueFd out, UniqueFd err);
     Process() = default;
     void reap_or_kill() noexcept;
 
