@@ -132,15 +132,15 @@ __noinline int fw_classify(struct fw_scratch *sc, __u32 gen, __u32 n_tuples)
 
 /* Runs the firewall; returns the XDP action and sets *reason, and *limit to
  * the deciding allow rule's rate-limit profile + 1 (0: none). */
-static __always_inline __u32 fw_run(struct pkt *p, __u32 *reason, __u32 *limit)
+static __always_inline __u32 fw_run(struct pkt *p, const struct xdpd_runtime *rt, __u32 *reason,
+				     __u32 *limit)
 {
 	const struct xdpd_fw_ref none = { .prio = XDPD_FW_PRIO_NONE };
 	__u32 zero = 0, gen, deny;
-	struct xdpd_runtime *rt = bpf_map_lookup_elem(&xdpd_runtime, &zero);
 	struct fw_scratch *sc = bpf_map_lookup_elem(&xdpd_fw_scratch, &zero);
 	struct fw_result *res;
 
-	if (!rt || !sc) {
+	if (!sc) {
 		*reason = XDPD_R_NO_FIREWALL;
 		return XDPD_ACT_PASS;
 	}

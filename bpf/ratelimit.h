@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "maps.h"
+#include "shield.h"
 
 /* One GCRA decision on *tat: conforming packets move it by inc. Exact across
  * CPUs: the update is a compare-and-swap, retried while other CPUs win it; a
@@ -82,16 +83,16 @@ static __always_inline __u32 rl_level(const struct pkt *p, const struct xdpd_lim
 }
 
 /* Returns 0 to let the packet on, or the reason to drop it. */
-static __always_inline __u32 ratelimit_run(const struct pkt *p, __u32 limit_plus_one)
+static __always_inline __u32 ratelimit_run(const struct pkt *p, const struct xdpd_runtime *rt,
+					    __u32 limit_plus_one)
 {
-	__u32 zero = 0, limit = limit_plus_one - 1, reason;
-	struct xdpd_runtime *rt = bpf_map_lookup_elem(&xdpd_runtime, &zero);
+	__u32 limit = limit_plus_one - 1, reason;
 	struct xdpd_limit *lim = bpf_map_lookup_elem(&xdpd_limits, &limit);
 	__u64 now;
 
-	if (!rt || !lim || p->trusted)
+	if (!lim || p->trusted)
 		return 0;
-	now = rt->fake_now_ns ? rt->fake_now_ns : bpf_ktime_get_ns();
+	now = shield_now(rt);
 	reason = rl_level(p, lim, limit, XDPD_LIM_SOURCE, now);
 	if (!reason)
 		reason = rl_level(p, lim, limit, XDPD_LIM_PREFIX, now);

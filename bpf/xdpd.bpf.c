@@ -14,7 +14,8 @@ SEC("xdp.frags")
 int xdpd_pipeline(struct xdp_md *ctx)
 {
 	struct pkt p = {};
-	__u32 reason, action;
+	__u32 reason, action, zero = 0;
+	struct xdpd_runtime *rt;
 	int rc;
 
 	rc = parse_packet(ctx, &p);
@@ -26,27 +27,27 @@ int xdpd_pipeline(struct xdp_md *ctx)
 	if (p.l3 != XDPD_L3_IPV4 && p.l3 != XDPD_L3_IPV6)
 		return stats_record(&p, XDPD_ACT_PASS, XDPD_R_NON_IP);
 
-	/* stage: shield (allow list, bans) -- bpf/shield.h */
-	if (cfg_shield) {
-		__u32 zero = 0;
-		struct xdpd_runtime *rt = bpf_map_lookup_elem(&xdpd_runtime, &zero);
+	/* The runtime switches every stage reads (one inlined array lookup). */
+	rt = bpf_map_lookup_elem(&xdpd_runtime, &zero);
+	if (!rt)
+		return stats_record(&p, XDPD_ACT_PASS, XDPD_R_NO_FIREWALL);
 
-		if (rt && shield_run(&p, rt) == SHIELD_DROP)
-			return stats_record(&p, XDPD_ACT_DROP, XDPD_R_BANNED);
-	}
+	/* stage: shield (allow list, bans) -- bpf/shield.h */
+	if (cfg_shield && shield_run(&p, rt) == SHIELD_DROP)
+		return stats_record(&p, XDPD_ACT_DROP, XDPD_R_BANNED);
 
 	/* stage: firewall -- bpf/firewall.h */
 	reason = XDPD_R_NO_FIREWALL;
 	if (cfg_fw_enabled) {
 		__u32 limit;
 
-		action = fw_run(&p, &reason, &limit);
+		action = fw_run(&p, rt, &reason, &limit);
 		if (action != XDPD_ACT_PASS)
 			return stats_record(&p, action, reason);
 
 		/* stage: rate limits of the allow rule -- bpf/ratelimit.h */
 		if (cfg_ratelimit && limit) {
-			__u32 over = ratelimit_run(&p, limit);
+			__u32 over = ratelimit_run(&p, rt, limit);
 			if (over)
 				return stats_record(&p, XDPD_ACT_DROP, over);
 		}
