@@ -58,7 +58,10 @@ struct ipv6_frag {
 /* TCP flags byte (FIN..CWR) sits at offset 13 of the header. */
 #define TCP_FLAGS_OFF 13
 
-static __always_inline int parse_l4(struct pkt *p, __u64 off, __u8 proto)
+/* off: where the L4 header starts; ip_end: where the IP packet ends by its own
+ * length field. A header that crosses ip_end is cut short too, even when the
+ * frame goes on (Ethernet padding is not a TCP header). */
+static __always_inline int parse_l4(struct pkt *p, __u64 off, __u64 ip_end, __u8 proto)
 {
 	void *data = p->data, *end = p->data_end;
 
@@ -70,7 +73,7 @@ static __always_inline int parse_l4(struct pkt *p, __u64 off, __u8 proto)
 			return XDPD_R_TRUNC_TCP;
 		if (th->doff < 5)
 			return XDPD_R_BAD_TCP;
-		if (data + off + th->doff * 4 > end)
+		if (data + off + th->doff * 4 > end || off + th->doff * 4 > ip_end)
 			return XDPD_R_TRUNC_TCP;
 		p->l4 = XDPD_L4_TCP;
 		p->key.sport = bpf_ntohs(th->source);
@@ -80,7 +83,7 @@ static __always_inline int parse_l4(struct pkt *p, __u64 off, __u8 proto)
 	}
 	case IPPROTO_UDP: {
 		struct udphdr *uh = data + off;
-		if ((void *)(uh + 1) > end)
+		if ((void *)(uh + 1) > end || off + sizeof(*uh) > ip_end)
 			return XDPD_R_TRUNC_UDP;
 		p->l4 = XDPD_L4_UDP;
 		p->key.sport = bpf_ntohs(uh->source);
@@ -90,7 +93,7 @@ static __always_inline int parse_l4(struct pkt *p, __u64 off, __u8 proto)
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6: {
 		struct icmp_hdr *ih = data + off;
-		if ((void *)(ih + 1) > end)
+		if ((void *)(ih + 1) > end || off + sizeof(*ih) > ip_end)
 			return XDPD_R_TRUNC_ICMP;
 		p->l4 = proto == IPPROTO_ICMP ? XDPD_L4_ICMP : XDPD_L4_ICMPV6;
 		p->key.sport = ih->type;
@@ -126,12 +129,13 @@ static __always_inline int parse_ipv4(struct pkt *p, __u64 off)
 		p->key.flags |= XDPD_FWK_F_FRAG;
 		return PARSE_OK;
 	}
-	return parse_l4(p, off + ip->ihl * 4, ip->protocol);
+	return parse_l4(p, off + ip->ihl * 4, off + bpf_ntohs(ip->tot_len), ip->protocol);
 }
 
 static __always_inline int parse_ipv6(struct pkt *p, __u64 off)
 {
 	struct ipv6hdr *ip6 = p->data + off;
+	__u64 ip_end;
 	__u8 next;
 
 	p->l3 = XDPD_L3_IPV6;  /* by ethertype, like IPv4 */
@@ -140,6 +144,8 @@ static __always_inline int parse_ipv6(struct pkt *p, __u64 off)
 	if (ip6->version != 6)
 		return XDPD_R_BAD_IPV6;
 
+	/* payload length 0 is a jumbogram (RFC 2675): no limit from the header */
+	ip_end = ip6->payload_len ? off + sizeof(*ip6) + bpf_ntohs(ip6->payload_len) : ~0ull;
 	p->key.family = 6;
 	__builtin_memcpy(p->key.src, &ip6->saddr, 16);
 	__builtin_memcpy(p->key.dst, &ip6->daddr, 16);
@@ -181,7 +187,7 @@ static __always_inline int parse_ipv6(struct pkt *p, __u64 off)
 		default:
 			if (off > 0xffff)
 				return XDPD_R_TRUNC_IPV6_EXT;
-			return parse_l4(p, off, next);
+			return parse_l4(p, off, ip_end, next);
 		}
 	}
 	return XDPD_R_IPV6_EXT_DEPTH;

@@ -269,9 +269,9 @@ TEST_P(ParsePaths, BadHeaders) {
         b[l3 + 2] = 0;
         fix_ipv4_checksum(b, l3);
         check(b, bad(XDPD_R_BAD_IPV4, XDPD_L3_IPV4), "total length below IHL with options");
-        b[l3 + 3] = 24;  // exactly the header: valid (the parser does not compare with L4)
+        b[l3 + 3] = 24;  // exactly the IP header: the UDP header lies outside the packet
         fix_ipv4_checksum(b, l3);
-        check(b, ip(XDPD_L3_IPV4, XDPD_L4_UDP), "total length == IHL * 4");
+        check(b, bad(XDPD_R_TRUNC_UDP, XDPD_L3_IPV4), "total length == IHL * 4");
     }
     {   // IHL claims more option bytes than the frame has
         Bytes b = PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").l4_proto(kGre).payload(12).build();
@@ -537,6 +537,52 @@ TEST_P(Jumbo, BytesOfMultiBufferFrames) {
 
 INSTANTIATE_TEST_SUITE_P(Multibuf, Jumbo, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "On" : "Off"; });
+
+}  // namespace
+}  // namespace xdpd::test
+
+namespace xdpd::test {
+namespace {
+
+// The L4 header must lie inside the IP packet's own length: bytes past it are
+// Ethernet padding (or garbage), never ports.
+class L4WithinIpLength : public PipelineFixture {
+protected:
+    void SetUp() override { load({.firewall = false}); }
+    static void set16(Bytes& b, size_t off, uint16_t v) {
+        b[off] = uint8_t(v >> 8);
+        b[off + 1] = uint8_t(v);
+    }
+};
+
+TEST_F(L4WithinIpLength, Ipv4TotalLengthShortOfTheTcpHeader) {
+    auto f = PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").tcp(1, 80, kSyn).build();
+    set16(f, 14 + 2, 20);  // total length: the IP header alone (checksum need not hold for XDP)
+    EXPECT_EQ(verdict(f), XDP_DROP);
+    EXPECT_EQ(reason_packets(XDPD_R_TRUNC_TCP), 1u);
+    set16(f, 14 + 2, 39);  // one byte short
+    EXPECT_EQ(verdict(f), XDP_DROP);
+    EXPECT_EQ(reason_packets(XDPD_R_TRUNC_TCP), 2u);
+    set16(f, 14 + 2, 40);
+    EXPECT_EQ(verdict(f), XDP_PASS);
+}
+
+TEST_F(L4WithinIpLength, ShortIpv4UdpInAPaddedFrameIsStillUdp) {
+    // A 28-byte UDP/IPv4 packet padded to the 60-byte Ethernet minimum parses fine.
+    auto f = PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").udp(1, 53).build();
+    f.resize(60, 0);
+    EXPECT_EQ(verdict(f), XDP_PASS);
+    EXPECT_EQ(stats().l4[XDPD_L4_UDP].packets, 1u);
+}
+
+TEST_F(L4WithinIpLength, Ipv6PayloadLengthShortOfTheUdpHeaderAndJumbograms) {
+    auto f = PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").udp(1, 53).build();
+    set16(f, 14 + 4, 4);  // payload length: half a UDP header
+    EXPECT_EQ(verdict(f), XDP_DROP);
+    EXPECT_EQ(reason_packets(XDPD_R_TRUNC_UDP), 1u);
+    set16(f, 14 + 4, 0);  // a jumbogram's 0: the header sets no limit
+    EXPECT_EQ(verdict(f), XDP_PASS);
+}
 
 }  // namespace
 }  // namespace xdpd::test
