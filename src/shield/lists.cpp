@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 
@@ -67,7 +68,10 @@ __u64 Lists::now_ns() const {
 void Lists::recount() {
     // The counts tell the data plane whether to look at all. Counted once here;
     // kept by each change after (this process is the only writer).
-    rt_.store(rt_->n_bans, __u32(bpf::Map<xdpd_lpm_key, xdpd_ban>(bans_).keys().size()));
+    auto all = bans();
+    for (const auto& b : all)
+        if (b.expires_ns) next_expiry_ = std::min(next_expiry_, b.expires_ns);
+    rt_.store(rt_->n_bans, __u32(all.size()));
     rt_.store(rt_->n_allow, __u32(bpf::Map<xdpd_lpm_key, xdpd_allow>(allow_).keys().size()));
 }
 
@@ -85,6 +89,7 @@ void Lists::ban(const fw::Cidr& prefix, std::optional<std::chrono::nanoseconds> 
     const __u64 now = now_ns();
     if (!v.created_ns) v.created_ns = now;
     v.expires_ns = duration ? now + __u64(duration->count()) : 0;
+    if (v.expires_ns) next_expiry_ = std::min(next_expiry_, v.expires_ns);
     v.origin = origin;
     std::memset(v.reason, 0, sizeof v.reason);
     std::strncpy(v.reason, reason.c_str(), sizeof v.reason - 1);
@@ -136,12 +141,18 @@ std::vector<Allowed> Lists::allowed() const {
 std::vector<Ban> Lists::expire() {
     std::vector<Ban> gone;
     const __u64 now = now_ns();
+    if (now < next_expiry_) return gone;
     bpf::Map<xdpd_lpm_key, xdpd_ban> m(bans_);
-    for (const auto& b : bans())
-        if (b.expires_ns && b.expires_ns <= now && m.erase(lpm_key(b.prefix))) {
+    next_expiry_ = ~0ull;
+    for (const auto& b : bans()) {
+        if (!b.expires_ns) continue;
+        if (b.expires_ns <= now && m.erase(lpm_key(b.prefix))) {
             adjust(rt_->n_bans, -1);
             gone.push_back(b);
+        } else if (b.expires_ns > now) {
+            next_expiry_ = std::min(next_expiry_, b.expires_ns);
         }
+    }
     return gone;
 }
 

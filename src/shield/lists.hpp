@@ -51,7 +51,9 @@ public:
     bool disallow(const fw::Cidr& prefix);
     std::vector<Allowed> allowed() const;
 
-    // Removes the bans whose time is up; returns them.
+    // Removes the bans whose time is up; returns them. Costs nothing until the
+    // earliest expiry is due (the daemon calls it every second, and the table
+    // holds up to XDPD_MAX_BANS entries).
     std::vector<Ban> expire();
 
     // The data plane's clock, in ns.
@@ -60,6 +62,10 @@ public:
 private:
     void recount();
     void adjust(__u32& count, int delta);
+
+    // Earliest expiry among the bans (this process is their only writer);
+    // UINT64_MAX when none expires.
+    __u64 next_expiry_ = ~0ull;
 
     bpf::MapRef bans_, allow_;  // borrowed views: the caller keeps the fds open
     bpf::RuntimeView rt_;

@@ -144,3 +144,37 @@ TEST(ShieldKeys, LpmKeysRoundTripAndMapIpv4) {
 
 }  // namespace
 }  // namespace xdpd::test
+
+namespace xdpd::test {
+namespace {
+
+TEST_F(Shield, ExpirySweepWaitsForTheEarliestBanAndSeesLaterOnes) {
+    const uint64_t t0 = 2'000'000'000'000ull;
+    set_clock(t0);
+    lists_->ban(cidr("10.0.0.1/32"), std::chrono::seconds(30), "", XDPD_ORIGIN_API);
+    lists_->ban(cidr("10.0.0.2/32"), std::chrono::seconds(10), "", XDPD_ORIGIN_API);
+    lists_->ban(cidr("10.0.0.3/32"), std::nullopt, "", XDPD_ORIGIN_API);
+    set_clock(t0 + 9'000'000'000ull);
+    EXPECT_TRUE(lists_->expire().empty());
+    set_clock(t0 + 10'000'000'000ull);
+    auto gone = lists_->expire();
+    ASSERT_EQ(gone.size(), 1u);
+    EXPECT_EQ(gone[0].prefix.str(), "10.0.0.2/32");
+    set_clock(t0 + 29'000'000'000ull);
+    EXPECT_TRUE(lists_->expire().empty());
+    set_clock(t0 + 31'000'000'000ull);
+    gone = lists_->expire();
+    ASSERT_EQ(gone.size(), 1u);
+    EXPECT_EQ(gone[0].prefix.str(), "10.0.0.1/32");
+    EXPECT_EQ(n_bans(), 1u);  // the permanent one stays
+    // A fresh Lists over the same maps (a restarted daemon) finds the earliest expiry itself.
+    lists_->ban(cidr("10.0.0.4/32"), std::chrono::seconds(5), "", XDPD_ORIGIN_API);
+    shield::Lists again(bans_, allow_, runtime_);
+    set_clock(t0 + 37'000'000'000ull);
+    gone = again.expire();
+    ASSERT_EQ(gone.size(), 1u);
+    EXPECT_EQ(gone[0].prefix.str(), "10.0.0.4/32");
+}
+
+}  // namespace
+}  // namespace xdpd::test
