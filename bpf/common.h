@@ -27,6 +27,8 @@ const volatile __u8 cfg_syncookie_wscale = 7;
 const volatile __u8 cfg_syncookie_ttl = 64;
 const volatile __u32 cfg_shield = 0;            /* allow list and bans        */
 const volatile __u32 cfg_ratelimit = 0;         /* rate limits of allow rules */
+const volatile __u32 cfg_watch = 0;             /* mitigation counters (bpf/watch.h) */
+const volatile __u32 cfg_syncookie_auto = 0;    /* SYN cookies only where a watch switched them on */
 
 /* What the parser learnt about one packet. */
 struct pkt {

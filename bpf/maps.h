@@ -132,6 +132,43 @@ struct {
 	__type(value, struct xdpd_bucket);
 } xdpd_buckets SEC(".maps");
 
+/* Automatic mitigation (bpf/watch.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XDPD_MAX_WATCH_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xdpd_lpm_key);
+	__type(value, __u32);      /* watch index */
+} xdpd_watch_prefixes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XDPD_MAX_WATCHES);
+	__type(key, __u32);
+	__type(value, struct xdpd_watch_stats);
+} xdpd_watch_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XDPD_MAX_WATCHES);
+	__type(key, __u32);
+	__type(value, struct xdpd_watch_hll);
+} xdpd_watch_hll SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDPD_MAX_WATCHES);
+	__type(key, __u32);
+	__type(value, struct xdpd_watch);
+} xdpd_watch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XDPD_MAX_TRACKED_SOURCES);
+	__type(key, struct xdpd_source_key);
+	__type(value, struct xdpd_source_count);
+} xdpd_watch_sources SEC(".maps");
+
 /* Not used by the program; created and pinned with the rest so that the
  * control plane's bookkeeping survives restarts. */
 struct {

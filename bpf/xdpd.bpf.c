@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* The xdpd pipeline: parse -> firewall -> stats. Each stage is a header; the
- * ones switched off at load time (cfg_*) are pruned by the verifier. */
+/* The xdpd pipeline: parse -> watch -> shield -> firewall -> rate limits ->
+ * SYN cookies -> stats. Each stage is a header; the ones switched off at load
+ * time (cfg_*) are pruned by the verifier. */
 #include "common.h"
 #include "maps.h"
 #include "parse.h"
 #include "shield.h"
+#include "watch.h"
 #include "firewall.h"
 #include "ratelimit.h"
 #include "syncookie.h"
@@ -15,7 +17,9 @@ int xdpd_pipeline(struct xdp_md *ctx)
 {
 	struct pkt p = {};
 	__u32 reason, action, zero = 0;
+	const struct xdpd_watch *watch = 0;
 	struct xdpd_runtime *rt;
+	__u32 limit = 0;
 	int rc;
 
 	rc = parse_packet(ctx, &p);
@@ -32,6 +36,10 @@ int xdpd_pipeline(struct xdp_md *ctx)
 	if (!rt)
 		return stats_record(&p, XDPD_ACT_PASS, XDPD_R_NO_FIREWALL);
 
+	/* stage: watch (mitigation counters and state) -- bpf/watch.h */
+	if (cfg_watch)
+		watch = watch_run(&p, rt);
+
 	/* stage: shield (allow list, bans) -- bpf/shield.h */
 	if (cfg_shield && shield_run(&p, rt) == SHIELD_DROP)
 		return stats_record(&p, XDPD_ACT_DROP, XDPD_R_BANNED);
@@ -39,23 +47,28 @@ int xdpd_pipeline(struct xdp_md *ctx)
 	/* stage: firewall -- bpf/firewall.h */
 	reason = XDPD_R_NO_FIREWALL;
 	if (cfg_fw_enabled) {
-		__u32 limit;
-
 		action = fw_run(&p, rt, &reason, &limit);
 		if (action != XDPD_ACT_PASS)
 			return stats_record(&p, action, reason);
+	}
 
-		/* stage: rate limits of the allow rule -- bpf/ratelimit.h */
-		if (cfg_ratelimit && limit) {
+	/* stage: rate limits of the allow rule, or of a watch under attack, which
+	 * takes precedence -- bpf/ratelimit.h */
+	if (cfg_ratelimit) {
+		if (cfg_watch && watch && watch->limit)
+			limit = watch->limit;
+		if (limit) {
 			__u32 over = ratelimit_run(&p, rt, limit);
 			if (over)
 				return stats_record(&p, XDPD_ACT_DROP, over);
 		}
 	}
 
-	/* stage: SYN cookies -- bpf/syncookie.h */
+	/* stage: SYN cookies, always or where a watch switched them on --
+	 * bpf/syncookie.h */
 	action = XDPD_ACT_PASS;
-	if (cfg_syncookie)
+	if (cfg_syncookie &&
+	    (!cfg_syncookie_auto || (cfg_watch && watch && (watch->flags & XDPD_WATCH_F_SYNCOOKIE))))
 		action = syncookie_run(ctx, &p, &reason);
 
 	return stats_record(&p, action, reason);

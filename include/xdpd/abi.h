@@ -27,6 +27,10 @@
 #define XDPD_FW_PRIO_NONE      0xffffffffu
 #define XDPD_FW_BLOOM_WORDS    (1u << 16) /* u64 words of Bloom filter per generation (4 Mbit) */
 #define XDPD_SYNCOOKIE_MAX_PORTS 16    /* TCP ports protected by SYN cookies   */
+#define XDPD_MAX_WATCHES       64      /* mitigation watches; 0 = the default one */
+#define XDPD_MAX_WATCH_PREFIXES 1024   /* destination prefixes of all watches  */
+#define XDPD_WATCH_HLL         256     /* HyperLogLog registers per watch      */
+#define XDPD_MAX_TRACKED_SOURCES 16384 /* (source, watch) pairs sampled under attack */
 
 /* ---- verdicts: equal to enum xdp_action -------------------------------- */
 enum xdpd_action {
@@ -110,6 +114,8 @@ struct xdpd_runtime {
 	__u32 n_allow;         /* entries in xdpd_allow: 0 skips the lookup     */
 	__u32 n_bans;          /* entries in xdpd_bans: 0 skips the lookup      */
 	__u64 fake_now_ns;     /* tests: the data plane's clock; 0 = real time  */
+	__u32 n_watch_prefixes;/* entries in xdpd_watch_prefixes: 0 = all traffic is watch 0 */
+	__u32 track_sources;   /* 1-in-N packets (power of 2) feed xdpd_watch_sources; 0 = off */
 };
 
 /* ---- shield: allow list and bans (LPM tries, IPv4 as ::ffff:a.b.c.d) --- */
@@ -172,6 +178,48 @@ struct xdpd_allow {
 	__u32 _pad;
 };
 
+/* ---- automatic mitigation: what the daemon watches and switches --------
+ * Every IP packet is counted, before any stage drops it, for the watch its
+ * destination falls in (xdpd_watch_prefixes, LPM; no match = watch 0, the
+ * default). The daemon turns the counters into smoothed rates, detects attacks
+ * and sets the watch's state, which later stages obey. */
+enum xdpd_watch_proto { XDPD_WP_TCP = 0, XDPD_WP_UDP, XDPD_WP_ICMP, XDPD_WP_OTHER, XDPD_WP_MAX };
+
+/* Value of xdpd_watch_stats (PERCPU_ARRAY[XDPD_MAX_WATCHES]). */
+struct xdpd_watch_stats {
+	struct xdpd_counter proto[XDPD_WP_MAX];
+	__u64 syn;             /* TCP segments with SYN and without ACK         */
+};
+
+/* Value of xdpd_watch_hll (PERCPU_ARRAY[XDPD_MAX_WATCHES]): HyperLogLog
+ * registers over source addresses; the daemon merges CPUs (max) and clears
+ * them every interval: distinct sources per interval. */
+struct xdpd_watch_hll {
+	__u8 reg[XDPD_WATCH_HLL];
+};
+
+#define XDPD_WATCH_F_ATTACK    0x1  /* under attack (informational)            */
+#define XDPD_WATCH_F_SYNCOOKIE 0x2  /* SYN cookies on (syncookies.mode: auto)  */
+
+/* Value of xdpd_watch (ARRAY[XDPD_MAX_WATCHES]): the mitigation in force. */
+struct xdpd_watch {
+	__u32 limit;           /* rate-limit profile + 1 for all traffic to the watch; 0 = none */
+	__u32 flags;           /* XDPD_WATCH_F_*                                */
+	__u64 since;           /* CLOCK_REALTIME seconds the attack began       */
+};
+
+/* Key and value of xdpd_watch_sources (LRU_HASH): sampled packets per source
+ * and watch while tracking is on; the daemon bans the heaviest. */
+struct xdpd_source_key {
+	__u8 addr[16];         /* IPv4 as ::ffff:a.b.c.d                        */
+	__u32 watch;
+};
+
+struct xdpd_source_count {
+	__u64 packets;         /* sampled: multiply by track_sources            */
+	__u64 bytes;
+};
+
 /* ---- firewall classifier (tuple space search) --------------------------- */
 enum xdpd_fw_verdict { XDPD_FW_ALLOW = 0, XDPD_FW_DENY = 1, XDPD_FW_COUNT = 2 };
 
@@ -228,6 +276,20 @@ XDPD_INLINE __u64 xdpd_fw_bloom_hash(const __u32 *w)
 	h *= 0xff51afd7ed558ccdull;
 	h ^= h >> 33;
 	return h;
+}
+
+/* Hash of a source address (4 words as in xdpd_fw_key.src) for the watch's
+ * HyperLogLog: register = h & (XDPD_WATCH_HLL - 1), rank = 1 + trailing zero
+ * bits of (__u32)(h >> 8), 33 when those are all zero. */
+XDPD_INLINE __u64 xdpd_source_hash(const __u32 *s)
+{
+	__u64 h = ((__u64)s[0] + 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull +
+		  ((__u64)s[1] + 0x94d049bb133111ebull) * 0x2545f4914f6cdd1dull +
+		  ((__u64)s[2] + 0xd6e8feb86659fd93ull) * 0xa0761d6478bd642full +
+		  ((__u64)s[3] + 0xe7037ed1a0b428dbull) * 0x8ebc6af09c88c6e3ull;
+	h ^= h >> 31;
+	h *= 0xff51afd7ed558ccdull;
+	return h ^ (h >> 33);
 }
 
 /* Word and bit of the filter for hash h in generation gen. */

@@ -14,9 +14,12 @@
 namespace xdpd::bpf {
 
 std::string PipelineConfig::describe() const {
-    return fmt::format("slot={} firewall={} shield={} syncookies={} multibuf={} malformed={}", ifslot,
-                       firewall ? "on" : "off", shield ? "on" : "off",
-                       syncookie_ports.empty() ? "off" : fmt::format("{} ports", syncookie_ports.size()),
+    return fmt::format("slot={} firewall={} shield={} ratelimit={} watch={} syncookies={} multibuf={} malformed={}",
+                       ifslot, firewall ? "on" : "off", shield ? "on" : "off", ratelimit ? "on" : "off",
+                       watch ? "on" : "off",
+                       syncookie_ports.empty() ? "off"
+                                               : fmt::format("{} ports{}", syncookie_ports.size(),
+                                                             syncookie_auto ? " (auto)" : ""),
                        multibuf ? "on" : "off",
                        malformed_action == XDPD_ACT_DROP ? "drop" : "pass");
 }
@@ -24,7 +27,8 @@ std::string PipelineConfig::describe() const {
 const std::vector<std::string>& shared_map_names() {
     static const std::vector<std::string> names = {
         "xdpd_stats",  "xdpd_runtime",    "xdpd_fw_tuples", "xdpd_fw_entries", "xdpd_fw_bloom",
-        "xdpd_rule_stats", "xdpd_ifaces", "xdpd_fw_slots", "xdpd_bans", "xdpd_allow", "xdpd_limits", "xdpd_buckets"};
+        "xdpd_rule_stats", "xdpd_ifaces", "xdpd_fw_slots", "xdpd_bans", "xdpd_allow", "xdpd_limits", "xdpd_buckets",
+        "xdpd_watch_prefixes", "xdpd_watch_stats", "xdpd_watch_hll", "xdpd_watch", "xdpd_watch_sources"};
     return names;
 }
 
@@ -57,6 +61,8 @@ Pipeline Pipeline::load_impl(const PipelineConfig& cfg, const std::string* pin_d
     ro.cfg_multibuf = cfg.multibuf;
     ro.cfg_shield = cfg.shield;
     ro.cfg_ratelimit = cfg.ratelimit;
+    ro.cfg_watch = cfg.watch;
+    ro.cfg_syncookie_auto = cfg.syncookie_auto;
     if (cfg.syncookie_ports.size() > XDPD_SYNCOOKIE_MAX_PORTS)
         throw std::invalid_argument(fmt::format("SYN cookies protect at most {} ports, got {}",
                                                 XDPD_SYNCOOKIE_MAX_PORTS, cfg.syncookie_ports.size()));

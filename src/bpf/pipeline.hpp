@@ -23,13 +23,15 @@ struct PipelineConfig {
     __u32 malformed_action = XDPD_ACT_DROP;
     bool multibuf = false;  // count bytes of every fragment (jumbo frames)
     bool shield = true;     // allow list and bans (free while both are empty)
-    bool ratelimit = false; // rate limits named by allow rules
+    bool ratelimit = false; // rate limits named by allow rules or mitigation actions
+    bool watch = false;     // automatic mitigation's counters and state (bpf/watch.h)
     // SYN cookies (bpf/syncookie.h): SYNs to these TCP ports (at most
     // XDPD_SYNCOOKIE_MAX_PORTS) are answered in XDP; empty = stage compiled out.
     std::vector<__u16> syncookie_ports;
     __u16 syncookie_mss4 = 1460, syncookie_mss6 = 1440;  // MSS the SYN-ACK advertises
     __u8 syncookie_wscale = 7;                            // our window scale
     __u8 syncookie_ttl = 64;                              // TTL / hop limit of the SYN-ACK
+    bool syncookie_auto = false;  // answer SYNs only where a watch switched cookies on
 
     std::string describe() const;  // "firewall=on multibuf=off malformed=drop"
 };

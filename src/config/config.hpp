@@ -50,12 +50,55 @@ struct ShieldConfig {
 // netfilter SYNPROXY completes the handshake (docs/syncookies.md).
 struct SyncookieConfig {
     bool enabled = false;         // true when the section is present unless enabled: false
+    bool automatic = false;       // mode: auto -- only where mitigation switches them on
     std::vector<uint16_t> ports;  // 1..XDPD_SYNCOOKIE_MAX_PORTS, no duplicates
     uint16_t mss = 1460;          // MSS advertised to IPv4 clients
     uint16_t mss6 = 1440;         // ... to IPv6 clients (default: mss - 20)
     uint8_t wscale = 7;           // window scale advertised: must be the service's
     uint8_t ttl = 64;             // TTL / hop limit of the SYN-ACKs
     std::string origin;           // "file:line" of the section
+};
+
+// mitigation: automatic DDoS mitigation (docs/mitigation.md). The daemon
+// smooths per-watch rates (EWMA), detects an attack when one crosses its
+// threshold, escalates with the watch's actions, and de-escalates after the
+// rates stayed below every threshold for `cooldown`.
+struct Thresholds {
+    std::optional<double> pps, bps, syn_pps, udp_pps, icmp_pps, sources;  // per second
+    bool any() const { return pps || bps || syn_pps || udp_pps || icmp_pps || sources; }
+};
+
+struct MitigationActions {
+    std::optional<std::string> limit;      // rate-limit profile for all traffic to the watch
+    std::optional<__u32> limit_index;      // ... its position in shield.limits (resolved)
+    std::optional<bool> syncookies;        // switch XDP SYN cookies on (syncookies.mode: auto)
+    std::optional<unsigned> ban_top;       // ban at most this many sources per second ...
+    std::optional<double> ban_over_pps;    // ... of those sending more than this ...
+    std::optional<std::chrono::seconds> ban_for;  // ... for this long
+};
+
+struct WatchConfig {
+    std::string name;                 // "default" is the watch of all other destinations
+    std::vector<fw::Cidr> prefixes;   // destinations
+    Thresholds thresholds;            // unset fields fall back to mitigation.thresholds
+    MitigationActions actions;        // unset fields fall back to mitigation.actions
+    std::string origin;               // "file:line"
+};
+
+struct MitigationConfig {
+    bool enabled = false;  // true when the section is present unless enabled: false
+    std::chrono::seconds smoothing{3};  // EWMA time constant
+    std::chrono::seconds cooldown{30};  // quiet time before an attack is declared over
+    unsigned sample = 16;               // under attack, 1 packet in N counts towards top sources
+    std::string hook;                   // command run on attack start and end (/bin/sh -c)
+    Thresholds thresholds;              // defaults, and those of the default watch
+    MitigationActions actions;
+    std::vector<WatchConfig> watches;   // [0] is "default"; then the listed ones, in order
+    std::string origin;
+
+    // The watch's thresholds and actions with the defaults filled in.
+    Thresholds thresholds_of(size_t watch) const;
+    MitigationActions actions_of(size_t watch) const;
 };
 
 struct DaemonConfig {
@@ -87,6 +130,7 @@ struct Config {
     fw::RuleSet rules;              // rule.origin = "file:line"
     ShieldConfig shield;
     SyncookieConfig syncookies;
+    MitigationConfig mitigation;
     DaemonConfig daemon;
     std::vector<Diagnostic> warnings;  // the config is valid, but probably not what was meant
 };

@@ -31,8 +31,16 @@ fw::Rule parse_rule(const YAML::Node& node, size_t number,
 // shield: {enabled, allow: [prefix...], bans: [{prefix, duration, reason}...]}.
 void parse_shield(const YAML::Node& node, ShieldConfig& out, Reporter& rep);
 
-// syncookies: {enabled, ports: [port...], mss, mss6, wscale, ttl}.
+// syncookies: {enabled, mode, ports: [port...], mss, mss6, wscale, ttl}.
 void parse_syncookies(const YAML::Node& node, SyncookieConfig& out, Reporter& rep);
+
+// mitigation: {enabled, smoothing, cooldown, sample, hook, thresholds, actions,
+// watch: [{name, prefixes, thresholds, actions}...]}.
+void parse_mitigation(const YAML::Node& node, MitigationConfig& out, Reporter& rep);
+
+// Checks what mitigation refers to in other sections: limit profiles (binds
+// limit_index) and SYN cookies in auto mode.
+void resolve_mitigation(const YAML::Node& root, Config& cfg, Reporter& rep);
 
 // Binds each rule's `limit` to its profile in shield.limits (after both
 // sections are read; `root` gives the positions).

@@ -13,27 +13,6 @@ constexpr std::string_view kLimitKeys[] = {"name", "per_source", "per_prefix", "
 constexpr std::string_view kRateKeys[] = {"pps", "burst", "bps", "burst_bytes"};
 constexpr std::string_view kPrefixRateKeys[] = {"pps", "burst", "bps", "burst_bytes", "ipv4", "ipv6"};
 
-// "1000", "2.5k", "10M", "1G": a positive number with an SI suffix (x1000).
-std::optional<double> parse_si(const std::string& s) {
-    if (s.empty()) return std::nullopt;
-    double mult = 1;
-    std::string num = s;
-    switch (s.back()) {
-    case 'k': case 'K': mult = 1e3; num.pop_back(); break;
-    case 'M': mult = 1e6; num.pop_back(); break;
-    case 'G': mult = 1e9; num.pop_back(); break;
-    default: break;
-    }
-    if (num.empty() || num.find_first_not_of("0123456789.") != std::string::npos) return std::nullopt;
-    try {
-        double v = std::stod(num) * mult;
-        if (v <= 0) return std::nullopt;
-        return v;
-    } catch (...) {
-        return std::nullopt;
-    }
-}
-
 void read_rate(const YAML::Node& node, std::string_view what, bool prefix, shield::Rate& out,
                shield::LimitProfile& p, Reporter& rep) {
     MapReader m(node, what, what, prefix ? std::span<const std::string_view>(kPrefixRateKeys)

@@ -10,7 +10,8 @@
 namespace xdpd::config::detail {
 
 namespace {
-constexpr std::string_view kSyncookieKeys[] = {"enabled", "ports", "mss", "mss6", "wscale", "ttl"};
+constexpr std::string_view kSyncookieKeys[] = {"enabled", "mode", "ports", "mss", "mss6", "wscale", "ttl"};
+constexpr std::string_view kModes[] = {"always", "auto"};
 }  // namespace
 
 void parse_syncookies(const YAML::Node& node, SyncookieConfig& out, Reporter& rep) {
@@ -20,6 +21,8 @@ void parse_syncookies(const YAML::Node& node, SyncookieConfig& out, Reporter& re
     out.origin = fmt::format("{}:{}", rep.file(), node.Mark().line + 1);
     if (const Field* f = m.find("enabled"))
         if (auto b = read_bool(*f, rep)) out.enabled = *b;
+    if (const Field* f = m.find("mode"))
+        if (auto i = read_choice(*f, kModes, rep)) out.automatic = *i == 1;
 
     if (const Field* f = m.find("ports")) {
         if (!f->value.IsSequence()) {

@@ -204,6 +204,28 @@ bool valid_rule_id(std::string_view id) {
     });
 }
 
+// "1000", "2.5k", "10M", "1G": a positive number with an SI suffix (x1000).
+std::optional<double> parse_si(const std::string& s) {
+    if (s.empty()) return std::nullopt;
+    double mult = 1;
+    std::string num = s;
+    switch (s.back()) {
+    case 'k': case 'K': mult = 1e3; num.pop_back(); break;
+    case 'M': mult = 1e6; num.pop_back(); break;
+    case 'G': mult = 1e9; num.pop_back(); break;
+    default: break;
+    }
+    if (num.empty() || num.find_first_not_of("0123456789.") != std::string::npos) return std::nullopt;
+    try {
+        double v = std::stod(num) * mult;
+        if (v <= 0) return std::nullopt;
+        return v;
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+
 }  // namespace xdpd::config::detail
 
 namespace xdpd::config {

@@ -50,5 +50,8 @@ bool valid_ifname(std::string_view name, std::string* why);
 // Rule id: [A-Za-z0-9_.:-]{1,64}.
 bool valid_rule_id(std::string_view id);
 
+// "1000", "2.5k", "10M", "1G": a positive number with an SI suffix (x1000).
+std::optional<double> parse_si(const std::string& s);
+
 
 }  // namespace xdpd::config::detail

@@ -14,6 +14,7 @@
 #include "bpf/libbpf_log.hpp"
 #include "config/config.hpp"
 #include "daemon/dataplane.hpp"
+#include "mitigation/mitigator.hpp"
 #include "util/error.hpp"
 
 namespace xdpd::daemon {
@@ -58,6 +59,18 @@ public:
             log_report(dp_->apply(cfg_, opts_.replace));
         } catch (const std::exception& e) {
             spdlog::error("could not apply {}: {}", opts_.config_path, e.what());
+            return 1;
+        }
+        try {
+            mitigator_ = std::make_unique<mitigation::Mitigator>(
+                mitigation::WatchMaps([this](const std::string& n) { return dp_->pinned(n); }),
+                [this](const fw::Cidr& src, std::chrono::seconds d, const std::string& why) {
+                    dp_->ban(src.str(), d, why, XDPD_ORIGIN_AUTO);
+                },
+                events_);
+            mitigator_->configure(cfg_.mitigation);
+        } catch (const std::exception& e) {
+            spdlog::error("could not set up automatic mitigation: {}", e.what());
             return 1;
         }
         spdlog::info("xdpd {} running (pid {}), control socket {}", opts_.config_path, getpid(),
@@ -118,6 +131,11 @@ private:
     }
 
     void housekeeping() {
+        try {
+            if (mitigator_) mitigator_->tick();
+        } catch (const std::exception& e) {
+            spdlog::warn("mitigation: {}", e.what());
+        }
         try {
             for (const auto& b : dp_->expire_bans())
                 spdlog::info("ban of {} expired ({} packets dropped, origin {}{})", b.prefix.str(), b.hits,
@@ -181,6 +199,7 @@ private:
                 "reload rejected, the previous config keeps running: {}", e.what()));
         }
         for (const auto& w : next.warnings) spdlog::warn("{}", w.str());
+        mitigator_->configure(next.mitigation);
         cfg_ = std::move(next);
         ++reloads_;
         log_report(r);
@@ -200,6 +219,8 @@ private:
         if (cmd == "stats") return dp_->stats();
         if (cmd == "rules") return dp_->rules();
         if (cmd == "ban" || cmd == "allow") return shield_cmd(cmd, req);
+        if (cmd == "mitigation") return mitigator_->status();
+        if (cmd == "events") return events_.since(req.value("after", uint64_t(0)));
         if (cmd == "reload") return reload();
         if (cmd == "monitor") {
             bool on = req.at("on").get<bool>();
@@ -213,12 +234,14 @@ private:
             return {{"detaching", true}};
         }
         throw std::runtime_error("unknown command '" + cmd +
-                                 "' (known: status stats rules reload monitor ban allow detach)");
+                                 "' (known: status stats rules reload monitor ban allow mitigation events detach)");
     }
 
     RunOptions opts_;
     config::Config cfg_;
     std::unique_ptr<DataPlane> dp_;
+    mitigation::EventLog events_;  // outlives reloads
+    std::unique_ptr<mitigation::Mitigator> mitigator_;
     std::chrono::steady_clock::time_point started_;
     bool stop_ = false, detach_requested_ = false;
     unsigned reloads_ = 0;

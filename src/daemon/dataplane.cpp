@@ -198,7 +198,11 @@ ApplyReport DataPlane::apply(const config::Config& cfg, bool replace_foreign) {
         pc.multibuf = interface_mtu(ic.name) > 1500;
         pc.shield = cfg.shield.enabled;
         for (const auto& r : cfg.rules.rules) pc.ratelimit |= r.limit_index.has_value();
+        pc.watch = cfg.mitigation.enabled;
+        for (size_t w = 0; pc.watch && w < cfg.mitigation.watches.size(); ++w)
+            pc.ratelimit |= cfg.mitigation.actions_of(w).limit_index.has_value();
         if (cfg.syncookies.enabled) {
+            pc.syncookie_auto = cfg.syncookies.automatic;
             pc.syncookie_ports = {cfg.syncookies.ports.begin(), cfg.syncookies.ports.end()};
             pc.syncookie_mss4 = cfg.syncookies.mss;
             pc.syncookie_mss6 = cfg.syncookies.mss6;

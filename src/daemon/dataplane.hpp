@@ -54,9 +54,10 @@ public:
     nlohmann::json rules() const;
 
     const std::string& pin_dir() const { return dir_; }
+    // A pinned map by name (borrowed fd; valid while this object lives).
+    bpf::MapRef pinned(const std::string& name) const;
 
 private:
-    bpf::MapRef pinned(const std::string& name) const;
     void open_maps();
     void apply_shield(const config::ShieldConfig& cfg);
 
