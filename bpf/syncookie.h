@@ -362,23 +362,32 @@ static __always_inline __u32 sc_handle_syn(struct xdp_md *ctx, struct pkt *p, __
 	return action == XDPD_ACT_TX ? XDPD_ACT_TX : XDPD_ACT_PASS;
 }
 
-/* ACK (or any segment with ACK set, no SYN/RST) to a protected port. */
-static __always_inline __u32 sc_handle_ack(struct xdp_md *ctx, struct pkt *p, __u32 *reason)
+/* ACK (or any segment with ACK set, no SYN/RST) to a protected port: 0 when
+ * conntrack knows the connection, 1 for a valid cookie, 2 for neither. A
+ * global function for the same reason as the SYN's: verified once. */
+#define SC_ACK_KNOWN 0
+#define SC_ACK_COOKIE 1
+#define SC_ACK_BAD 2
+
+__noinline int xdpd_syncookie_ack(struct xdp_md *ctx, __u64 l3, __u64 l4, __u64 v6)
 {
 	struct bpf_ct_opts___xdpd opts = { .netns_id = SC_CURRENT_NETNS, .l4proto = IPPROTO_TCP };
 	struct bpf_sock_tuple tup = {};
-	void *data = p->data, *end = p->data_end;
-	__u32 l3 = p->l3_off, l4 = p->l4_off, tlen;
-	struct tcphdr *th = data + l4;
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct tcphdr *th;
 	struct nf_conn *ct;
+	__u32 tlen;
 	long rc;
 
+	if (l3 > 256 || l4 > 512)
+		return SC_ACK_KNOWN;
+	th = data + l4;
 	if ((void *)(th + 1) > end)
-		return XDPD_ACT_PASS;
-	if (p->l3 == XDPD_L3_IPV6) {
+		return SC_ACK_KNOWN;
+	if (v6) {
 		struct ipv6hdr *ip6 = data + l3;
 		if ((void *)(ip6 + 1) > end)
-			return XDPD_ACT_PASS;
+			return SC_ACK_KNOWN;
 		__builtin_memcpy(tup.ipv6.saddr, &ip6->saddr, 16);
 		__builtin_memcpy(tup.ipv6.daddr, &ip6->daddr, 16);
 		tup.ipv6.sport = th->source;
@@ -387,7 +396,7 @@ static __always_inline __u32 sc_handle_ack(struct xdp_md *ctx, struct pkt *p, __
 	} else {
 		struct iphdr *ip = data + l3;
 		if ((void *)(ip + 1) > end)
-			return XDPD_ACT_PASS;
+			return SC_ACK_KNOWN;
 		tup.ipv4.saddr = ip->saddr;
 		tup.ipv4.daddr = ip->daddr;
 		tup.ipv4.sport = th->source;
@@ -401,26 +410,41 @@ static __always_inline __u32 sc_handle_ack(struct xdp_md *ctx, struct pkt *p, __
 
 		bpf_ct_release(ct);
 		if (status & SC_CT_CONFIRMED)
-			return XDPD_ACT_PASS;      /* a connection conntrack knows */
+			return SC_ACK_KNOWN;      /* a connection conntrack knows */
 	}
 
-	if (p->l3 == XDPD_L3_IPV6) {
+	/* The lookup may have moved packet data: check the headers again. */
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	th = data + l4;
+	if ((void *)(th + 1) > end)
+		return SC_ACK_KNOWN;
+	if (v6) {
 		struct ipv6hdr *ip6 = data + l3;
 		if ((void *)(ip6 + 1) > end)
-			return XDPD_ACT_PASS;
+			return SC_ACK_KNOWN;
 		rc = bpf_tcp_raw_check_syncookie_ipv6(ip6, th);
 	} else {
 		struct iphdr *ip = data + l3;
 		if ((void *)(ip + 1) > end)
-			return XDPD_ACT_PASS;
+			return SC_ACK_KNOWN;
 		rc = bpf_tcp_raw_check_syncookie_ipv4(ip, th);
 	}
-	if (rc == 0) {
+	return rc == 0 ? SC_ACK_COOKIE : SC_ACK_BAD;
+}
+
+static __always_inline __u32 sc_handle_ack(struct xdp_md *ctx, struct pkt *p, __u32 *reason)
+{
+	switch (xdpd_syncookie_ack(ctx, p->l3_off, p->l4_off, p->l3 == XDPD_L3_IPV6)) {
+	case SC_ACK_COOKIE:
 		*reason = XDPD_R_SYNCOOKIE_OK;
 		return XDPD_ACT_PASS;
+	case SC_ACK_BAD:
+		*reason = XDPD_R_SYNCOOKIE_BAD;
+		return XDPD_ACT_DROP;
+	default:
+		return XDPD_ACT_PASS;
 	}
-	*reason = XDPD_R_SYNCOOKIE_BAD;
-	return XDPD_ACT_DROP;
 }
 
 /* The stage: XDPD_ACT_TX (SYN-ACK), XDPD_ACT_DROP (ACK without connection

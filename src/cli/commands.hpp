@@ -32,6 +32,12 @@ struct ListOptions {
     std::string reason;    // ban add
 };
 int cmd_ban(const Common& c, const ListOptions& o);
+
+int cmd_mitigation(const Common& c);
+struct EventsOptions {
+    bool follow = false;  // keep printing new events
+};
+int cmd_events(const Common& c, const EventsOptions& o);
 int cmd_allow(const Common& c, const ListOptions& o);
 
 }  // namespace xdpd::cli

@@ -83,6 +83,15 @@ int main(int argc, char** argv) {
     allow->add_option("prefix", allow_opts.prefix, "Address or prefix, IPv4 or IPv6 (add, del)");
     allow->add_flag("-j,--json", common.json, "Machine-readable output");
 
+    auto* mitigation = app.add_subcommand("mitigation", "Automatic mitigation: each watch's smoothed rates against its thresholds,\n"
+                                                        "attacks in progress with their actions and heaviest sources");
+    mitigation->add_flag("-j,--json", common.json, "Machine-readable output");
+    cli::EventsOptions ev_opts;
+    auto* events = app.add_subcommand("events", "Mitigation events (attack start and end with peak rates and top sources,\n"
+                                                "bans), oldest first; the daemon keeps the last 1000");
+    events->add_flag("-f,--follow", ev_opts.follow, "Keep printing new events as they happen (Ctrl-C to stop)");
+    events->add_flag("-j,--json", common.json, "One JSON object per line");
+
     xdpd::lab::LabOptions lab_opts;
     auto* lab = app.add_subcommand("lab", "Demo: client, attacker and server namespaces, xdpd guarding the server,\n"
                                           "real ICMP/TCP/UDP traffic (IPv4 and IPv6) without and with xdpd, and a\n"
@@ -107,6 +116,8 @@ int main(int argc, char** argv) {
             if (o.op != "list" && o.prefix.empty()) throw std::runtime_error(o.op + " needs a PREFIX");
             return *ban ? cli::cmd_ban(common, o) : cli::cmd_allow(common, o);
         }
+        if (*mitigation) return cli::cmd_mitigation(common);
+        if (*events) return cli::cmd_events(common, ev_opts);
         if (*lab) {
             lab_opts.xdpd_binary = std::filesystem::read_symlink("/proc/self/exe");
             return xdpd::lab::run_lab(lab_opts);

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -61,6 +62,24 @@ protected:
     uint64_t reason_packets(const std::string& reason) {
         auto s = daemon_->call({{"cmd", "stats"}});
         return s["interfaces"][0]["reasons"][reason]["packets"].get<uint64_t>();
+    }
+    // XDP_TX on srv0 puts the frame in the peer's (sw-srv's) XDP ring; without
+    // NAPI there (no XDP program, no GRO) it is dropped or delayed for seconds.
+    // A bare XDP_PASS program on the switch port makes the kernel deliver it at
+    // once. Needed by every test where the daemon answers in XDP (SYN cookies).
+    void deliver_xdp_tx() {
+        const std::string obj =
+            (std::filesystem::path(XDPD_BINARY).parent_path() / "gen" / "baseline.bpf.o").string();
+        net::exec_checked(&lab_.sw(), {"ip", "link", "set", "dev", Lab::switch_port(Lab::Host::server), "xdpdrv",
+                                       "obj", obj, "sec", "xdp", "program", "xdp_pass"});
+    }
+    // hping3 --flood from the attacker at the server's IPv4 address; stops
+    // when the returned process goes out of scope.
+    net::Process flood(std::vector<std::string> args) {
+        std::vector<std::string> argv = {"hping3", "--flood", "-q"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        argv.push_back(Lab::server_addr(4));
+        return net::Process::spawn(&lab_.attacker(), argv);
     }
     std::string xdp_on_srv0() {
         return net::exec(&lab_.server(), {"ip", "-d", "link", "show", "srv0"}).out;

@@ -29,15 +29,7 @@ protected:
     void SetUp() override {
         Daemon::SetUp();
         const std::string port = Lab::switch_port(Lab::Host::server);
-        // XDP_TX on a veth puts the frame in the peer's (sw-srv's) XDP ring.
-        // Without NAPI there (GRO off, no XDP program) it is dropped; with
-        // GRO alone it waits until other traffic kicks that NAPI (we saw
-        // 0.2-2 s); only an XDP program on the peer makes the kernel flush
-        // it at once. So: a bare XDP_PASS program on the switch port.
-        const std::string obj =
-            (std::filesystem::path(XDPD_BINARY).parent_path() / "gen" / "baseline.bpf.o").string();
-        net::exec_checked(&lab_.sw(), {"ip", "link", "set", "dev", port, "xdpdrv", "obj", obj, "sec", "xdp",
-                                       "program", "xdp_pass"});
+        deliver_xdp_tx();
         // nft's synproxy checks the TCP checksum of IPv6 segments with the
         // IPv4 routine (nf_ip_checksum in nft_synproxy_do_eval, Linux 6.18):
         // a segment whose checksum the stack must verify in software is
@@ -63,12 +55,6 @@ protected:
             ok += net::tcp_exchange(lab_.client(), Lab::server_addr(v), 80, std::string(payload, char('a' + i % 26)),
                                     timeout);
         return ok;
-    }
-    net::Process flood(std::vector<std::string> args) {
-        std::vector<std::string> argv = {"hping3", "--flood", "-q"};
-        argv.insert(argv.end(), args.begin(), args.end());
-        argv.push_back(Lab::server_addr(4));
-        return net::Process::spawn(&lab_.attacker(), argv);
     }
 };
 

@@ -1,0 +1,27 @@
+// The verifier must accept the pipeline with any set of stages compiled in:
+// their paths multiply, so each stage loading alone proves little (firewall +
+// rate limits + SYN cookies once went past the verifier's 1M-instruction
+// budget). All 32 combinations of the optional stages, with multi-buffer on
+// (its length checks add paths), and SYN cookies in both modes.
+#include "support/bpf_fixture.hpp"
+
+namespace xdpd::test {
+namespace {
+
+class PipelineFeatures : public PipelineFixture {};
+
+TEST_F(PipelineFeatures, EveryCombinationLoads) {
+    for (int m = 0; m < 32; ++m) {
+        bpf::PipelineConfig cfg{.firewall = bool(m & 1), .shield = bool(m & 2), .ratelimit = bool(m & 4),
+                                .watch = bool(m & 8)};
+        cfg.multibuf = true;
+        if (m & 16) {
+            cfg.syncookie_ports = {80, 443};
+            cfg.syncookie_auto = bool(m & 8);  // auto mode goes with the watch stage
+        }
+        EXPECT_NO_THROW(load(cfg)) << cfg.describe();
+    }
+}
+
+}  // namespace
+}  // namespace xdpd::test
