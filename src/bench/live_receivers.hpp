@@ -1,0 +1,88 @@
+// What the live benchmark puts on the receiving interface, one at a time, and
+// the counter each one keeps of the packets it dropped:
+//
+//   BareDrop  bpf/baseline.bpf.c's xdp_drop, native XDP (a bpf_link held by
+//             this process); counter: the veth's own rx_queue_N_xdp_drops
+//   Xdpd      the real daemon (`xdpd run`) with the lab's config, optionally
+//             plus a shield ban of the flood's source; counter: its stats,
+//             reason fw_deny or banned
+//   Nft       no XDP; the lab's rules as an nftables table; counter: the
+//             matching rule's `counter`
+//
+// Each undoes itself on destruction.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "bench/live_topology.hpp"
+#include "bench/nft_ruleset.hpp"
+#include "lab/daemon_process.hpp"
+#include "util/fd.hpp"
+
+namespace xdpd::bench {
+
+class Receiver {
+public:
+    virtual ~Receiver() = default;
+    // Packets this mechanism counted as dropped so far.
+    virtual uint64_t dropped() = 0;
+    // Which counter dropped() reads.
+    virtual std::string counter() const = 0;
+    // Where the mechanism runs: "native XDP", "nft netdev ingress", ...
+    virtual std::string where() const = 0;
+};
+
+// Sum of the receiver veth's rx_queue_*_xdp_drops (0 without XDP).
+uint64_t veth_xdp_drops(const LiveTopology& t);
+
+class BareDrop : public Receiver {
+public:
+    explicit BareDrop(const LiveTopology& t);
+    ~BareDrop() override;
+    uint64_t dropped() override { return veth_xdp_drops(t_); }
+    std::string counter() const override { return "veth rx_queue_*_xdp_drops"; }
+    std::string where() const override { return "native XDP"; }
+
+private:
+    const LiveTopology& t_;
+    struct Skel;
+    std::unique_ptr<Skel> skel_;
+    UniqueFd link_;
+};
+
+// The xdpd config the live benchmark runs: lab_config() on the receiver's
+// interface, in native mode; with ban, a shield ban of 10.77.0.3/32 as well.
+std::string live_xdpd_config(const std::string& ifname, const std::string& socket, const std::string& bpffs,
+                             bool ban);
+
+class Xdpd : public Receiver {
+public:
+    Xdpd(const LiveTopology& t, const std::string& xdpd_binary, bool ban);
+    ~Xdpd() override;
+    uint64_t dropped() override;
+    std::string counter() const override;
+    std::string where() const override { return "xdpd, " + mode_ + " XDP"; }
+    lab::DaemonProcess& daemon() { return *daemon_; }
+
+private:
+    bool ban_;
+    std::string mode_ = "?";
+    std::optional<lab::ScratchDataPlane> scratch_;
+    std::optional<lab::DaemonProcess> daemon_;
+};
+
+class Nft : public Receiver {
+public:
+    Nft(const LiveTopology& t, NftHook hook);
+    uint64_t dropped() override { return table_.rule_packets("block-attacker"); }
+    std::string counter() const override { return "nft counter of rule block-attacker"; }
+    std::string where() const override;
+
+private:
+    NftHook hook_;
+    NftTable table_;
+};
+
+}  // namespace xdpd::bench
