@@ -20,6 +20,7 @@
 #include "util/error.hpp"
 #include "bench/xdp_filter.hpp"
 #include "bpf/pipeline.hpp"
+#include "mitigation/watch_maps.hpp"
 #include "bpf/map.hpp"
 #include "fw/installer.hpp"
 #include "xdpd/abi.h"
@@ -90,6 +91,7 @@ std::string CaseSpec::name() const {
     case CaseKind::xdp_drop: return "drop";
     case CaseKind::xdp_pass: return "pass";
     case CaseKind::pipeline_off: return "off";
+    case CaseKind::watch: return "watch";
     case CaseKind::firewall: return fmt::format("fw:{}", rules);
     case CaseKind::xdp_filter: return fmt::format("xdp-filter:{}", rules);
     case CaseKind::firewall_xf: return fmt::format("fw-xf:{}", rules);
@@ -120,6 +122,7 @@ std::vector<CaseSpec> parse_cases(const std::string& list) {
         if (tok == "drop") { out.push_back({CaseKind::xdp_drop}); continue; }
         if (tok == "pass") { out.push_back({CaseKind::xdp_pass}); continue; }
         if (tok == "off") { out.push_back({CaseKind::pipeline_off}); continue; }
+        if (tok == "watch") { out.push_back({CaseKind::watch}); continue; }
         size_t colon = tok.find(':');
         std::string kind = tok.substr(0, colon);
         if (kind != "fw" && kind != "xdp-filter" && kind != "fw-xf" && kind != "rl")
@@ -152,6 +155,8 @@ std::string case_help() {
     return "  drop           baseline: XDP program that only returns XDP_DROP\n"
            "  pass           baseline: XDP program that only returns XDP_PASS\n"
            "  off            xdpd pipeline, firewall compiled out (parse + stats)\n"
+           "  watch          off + the mitigation watch stage (counters, HyperLogLog,\n"
+           "                 one destination prefix watched: an LPM lookup)\n"
            "  fw:N           xdpd pipeline + firewall of N rules, fixed set of shapes\n"
            "  xdp-filter:N   xdp-filter (skb mode, scratch interface), N exact-match\n"
            "                 deny rules (N-3 source IPv4 addresses + 3 ports)\n"
@@ -173,7 +178,7 @@ struct Runner::State {
         void operator()(baseline_bpf* s) const { baseline_bpf__destroy(s); }
     };
     std::unique_ptr<baseline_bpf, BaselineDeleter> baseline;
-    std::unique_ptr<bpf::Pipeline> off;
+    std::unique_ptr<bpf::Pipeline> off, watch;
     std::unique_ptr<bpf::Pipeline> fw;
     fw::FirewallMaps fw_maps;  // the installer keeps a reference: lives as long as it
     std::unique_ptr<fw::Installer> installer;
@@ -195,6 +200,7 @@ CaseResult Runner::run(const CaseSpec& c) {
         case CaseKind::xdp_drop:
         case CaseKind::xdp_pass: run_baseline(c, r); break;
         case CaseKind::pipeline_off:
+        case CaseKind::watch:
         case CaseKind::firewall:
         case CaseKind::firewall_xf: run_pipeline(c, r); break;
         case CaseKind::xdp_filter: run_xdp_filter(c, r); break;
@@ -255,6 +261,19 @@ void Runner::run_pipeline(const CaseSpec& c, CaseResult& r) {
         r.setup_ms = ms_since(t0);
         expect_reason(*st_->off, miss_frame(64), XDPD_R_NO_FIREWALL, "miss");
         time_frames(st_->off->prog_fd(), r, XDPD_ACT_PASS, XDPD_ACT_PASS);
+        return;
+    }
+    if (c.kind == CaseKind::watch) {
+        if (!st_->watch) {
+            st_->watch = std::make_unique<bpf::Pipeline>(bpf::Pipeline::load({.firewall = false, .watch = true}));
+            mitigation::WatchMaps w([this](const std::string& n) { return st_->watch->map(n); });
+            config::WatchConfig def{.name = "default"}, one{.name = "bench"};
+            one.prefixes = {*fw::Cidr::parse("192.0.2.0/24")};
+            w.install_prefixes({def, one});
+        }
+        r.program = prog_label(st_->watch->prog_fd());
+        r.setup_ms = ms_since(t0);
+        time_frames(st_->watch->prog_fd(), r, XDPD_ACT_PASS, XDPD_ACT_PASS);
         return;
     }
     if (!st_->fw) {

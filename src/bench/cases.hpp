@@ -13,6 +13,7 @@
 namespace xdpd::bench {
 
 enum class CaseKind {
+    watch,  // pipeline_off + the mitigation watch stage, one destination prefix watched
     xdp_drop,     // bare `return XDP_DROP` (bpf/baseline.bpf.c)
     xdp_pass,     // bare `return XDP_PASS`
     pipeline_off, // xdpd pipeline, firewall compiled out (parse + stats)

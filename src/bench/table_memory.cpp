@@ -15,6 +15,8 @@
 
 #include "bench/live_receivers.hpp"
 #include "bench/live_topology.hpp"
+#include "bpf/map.hpp"
+#include "bpf/runtime.hpp"
 #include "lab/daemon_process.hpp"
 #include "net/lab_topology.hpp"
 #include "util/error.hpp"
@@ -83,18 +85,6 @@ UniqueFd open_pin(const std::string& path) {
 }
 
 // Entries in a map, by walking its keys.
-uint64_t count_entries(int fd, size_t key_size) {
-    std::vector<uint8_t> a(key_size), b(key_size);
-    uint64_t n = 0;
-    void* prev = nullptr;
-    while (bpf_map_get_next_key(fd, prev, b.data()) == 0) {
-        ++n;
-        std::swap(a, b);
-        prev = a.data();
-    }
-    return n;
-}
-
 // Inserts keys[i] -> values[i] in chunks with bpf_map_update_batch, or one by
 // one where the map type has no batch update.
 template <class K, class V>
@@ -145,7 +135,11 @@ void read_status(const lab::DaemonProcess& d, MemoryStep& s, nlohmann::json* map
     auto r = d.cli({"status", "--json"});
     if (!r.ok()) throw net::CommandError(r);
     auto j = nlohmann::json::parse(r.out);
-    for (const auto& m : j.at("maps")) s.memlock[m.at("name").get<std::string>()] = m.at("memlock_bytes").get<uint64_t>();
+    for (const auto& m : j.at("maps")) {
+        s.memlock[m.at("name").get<std::string>()] = m.at("memlock_bytes").get<uint64_t>();
+        if (m.contains("memory_estimate_bytes"))
+            s.memlock[m.at("name").get<std::string>() + " estimate"] = m.at("memory_estimate_bytes").get<uint64_t>();
+    }
     s.memlock["total"] = j.at("memlock_bytes").get<uint64_t>();
     if (maps_out) *maps_out = j.at("maps");
 }
@@ -169,8 +163,8 @@ MemoryReport measure_table_memory(const MemoryOptions& o) {
         UniqueFd buckets = open_pin(p.bpffs + "/xdpd_buckets");
         UniqueFd bans = open_pin(p.bpffs + "/xdpd_bans");
         auto counts = [&](MemoryStep& s) {
-            s.bucket_entries = count_entries(buckets.get(), sizeof(xdpd_bucket_key));
-            s.ban_entries = count_entries(bans.get(), sizeof(xdpd_lpm_key));
+            s.bucket_entries = bpf::count_entries(bpf::MapRef(buckets.get(), "xdpd_buckets"));
+            s.ban_entries = bpf::count_entries(bpf::MapRef(bans.get(), "xdpd_bans"));
         };
         {
             auto& s = steps.add("daemon started (maps created)", since(t));
@@ -210,6 +204,10 @@ MemoryReport measure_table_memory(const MemoryOptions& o) {
                 std::snprintf(values[i].reason, sizeof values[i].reason, "xdpd-livebench --memory");
             }
             insert_all(bans.get(), keys, values);
+            // What the daemon's ban list would have counted (status reads it).
+            auto rt_map = bpf::MapRef::open_pinned(p.bpffs + "/xdpd_runtime", "xdpd_runtime");
+            bpf::RuntimeView rt(rt_map);
+            rt.store(rt->n_bans, rt.load(rt->n_bans) + o.bans);
         }
         {
             auto& s = steps.add(fmt::format("{} /32 bans inserted", o.bans), since(t));
@@ -263,9 +261,11 @@ std::string render_memory_table(const MemoryReport& r, const MemoryOptions& o) {
                          "keys present\n",
                          mib(up.memlock.at("xdpd_buckets")), mib(bk.memlock.at("xdpd_buckets")), kernel_mib(up, bk),
                          bk.bucket_entries, o.buckets);
-        s += fmt::format("  ban fill:     memlock xdpd_bans {:.1f} -> {:.1f} MiB; kernel {:+.1f} MiB; {} of {} inserted "
-                         "bans present\n",
-                         mib(bk.memlock.at("xdpd_bans")), mib(bn.memlock.at("xdpd_bans")), kernel_mib(bk, bn),
+        s += fmt::format("  ban fill:     memlock xdpd_bans {:.1f} -> {:.1f} MiB, `xdpd status` estimate {:.1f} MiB; "
+                         "kernel {:+.1f} MiB; {} of {} inserted bans present\n",
+                         mib(bk.memlock.at("xdpd_bans")), mib(bn.memlock.at("xdpd_bans")),
+                         mib(bn.memlock.count("xdpd_bans estimate") ? bn.memlock.at("xdpd_bans estimate") : 0),
+                         kernel_mib(bk, bn),
                          bn.ban_entries, o.bans);
         s += fmt::format("  teardown:     memlock total was {:.1f} MiB; kernel {:+.1f} MiB\n",
                          mib(bn.memlock.at("total")), kernel_mib(bn, gone));

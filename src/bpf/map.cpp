@@ -1,5 +1,11 @@
 #include "bpf/map.hpp"
 
+#include <vector>
+
+#ifndef ENOTSUPP
+#define ENOTSUPP 524
+#endif
+
 namespace xdpd::bpf {
 
 int possible_cpus() {
@@ -18,6 +24,41 @@ MapRef MapRef::open_pinned(const std::string& path, std::string name) {
     m.owned_.reset(fd);
     m.name_ = std::move(name);
     return m;
+}
+
+size_t count_entries(const MapRef& m) {
+    bpf_map_info info{};
+    __u32 len = sizeof info;
+    check(bpf_obj_get_info_by_fd(m.fd(), &info, &len), "get info of map " + m.name());
+    constexpr __u32 kBatch = 8192;
+    std::vector<char> keys(size_t(kBatch) * info.key_size), values(size_t(kBatch) * info.value_size);
+    std::vector<char> token(info.key_size);
+    size_t n = 0;
+    bool first = true;
+    for (;;) {
+        __u32 count = kBatch;
+        LIBBPF_OPTS(bpf_map_batch_opts, opts);
+        int rc = bpf_map_lookup_batch(m.fd(), first ? nullptr : token.data(), token.data(), keys.data(),
+                                      values.data(), &count, &opts);
+        const int err = rc ? errno : 0;
+        if (rc && err != ENOENT) {
+            if (!first || (err != EINVAL && err != ENOTSUPP && err != EOPNOTSUPP))
+                throw SysError("count entries of map " + m.name(), err);
+            // No batch operations (e.g. LPM tries): walk the keys.
+            std::vector<char> cur(info.key_size), next(info.key_size);
+            const void* prev = nullptr;
+            n = 0;
+            while (bpf_map_get_next_key(m.fd(), prev, next.data()) == 0) {
+                ++n;
+                cur.swap(next);
+                prev = cur.data();
+            }
+            return n;
+        }
+        n += count;
+        first = false;
+        if (err == ENOENT) return n;  // that was the last batch
+    }
 }
 
 }  // namespace xdpd::bpf

@@ -120,11 +120,54 @@ int cmd_status(const Common& c) {
                                  f.value("default", "?"), f.value("monitor", false) ? "on" : "off",
                                  f.value("generation", 0));
     }
-    std::cout << fmt::format("maps ({:.1f} MiB locked):\n", j.value("memlock_bytes", 0.0) / 1048576.0);
+    if (j.contains("shield")) {
+        const auto& sh = j["shield"];
+        std::cout << fmt::format("shield: {} bans, {} allow-listed\n", sh.value("bans", 0), sh.value("allow", 0));
+    }
+    if (j.contains("limiter")) {
+        const auto& l = j["limiter"];
+        const auto& d = l["dropped"];
+        std::string profiles;
+        for (const auto& p : l.value("profiles", nlohmann::json::array()))
+            profiles += (profiles.empty() ? "" : ", ") + p.get<std::string>();
+        std::cout << fmt::format("rate limits: profiles [{}]; {} of {} buckets in use; dropped {} per source, "
+                                 "{} per prefix, {} per destination\n",
+                                 profiles, l.value("buckets", 0), l.value("buckets_max", 0),
+                                 d.value("per_source", 0ull), d.value("per_prefix", 0ull),
+                                 d.value("per_destination", 0ull));
+    }
+    if (j.contains("syncookies")) {
+        const auto& sc = j["syncookies"];
+        std::string ports;
+        for (const auto& p : sc.value("ports", nlohmann::json::array())) ports += (ports.empty() ? "" : ",") + p.dump();
+        std::cout << fmt::format("syn cookies: {}; sent {}, validated {}, failed {}\n",
+                                 sc.value("enabled", false) ? fmt::format("ports {} ({})", ports, sc.value("mode", ""))
+                                                            : std::string("off"),
+                                 sc.value("sent", 0ull), sc.value("validated", 0ull), sc.value("failed", 0ull));
+    }
+    if (j.contains("mitigation")) {
+        const auto& m = j["mitigation"];
+        std::string attacks;
+        for (const auto& a : m["under_attack"]) attacks += (attacks.empty() ? "" : ", ") + a.get<std::string>();
+        if (m.value("enabled", false))
+            std::cout << fmt::format("mitigation: {} watches, {}\n", m.value("watches", 0),
+                                     attacks.empty() ? "no attack" : "UNDER ATTACK: " + attacks);
+        else
+            std::cout << "mitigation: off\n";
+    }
+    std::cout << fmt::format("maps ({:.1f} MiB locked, {:.1f} MiB estimated in use):\n",
+                             j.value("memlock_bytes", 0.0) / 1048576.0,
+                             j.value("memory_estimate_bytes", 0.0) / 1048576.0);
+    std::cout << fmt::format("  {:<20} {:>6} {:>10} {:>10} {:>6} {:>11} {:>11}\n", "name", "id", "entries", "max",
+                             "value", "memlock", "estimate");
     for (const auto& m : j["maps"])
-        std::cout << fmt::format("  {:<18} id {:<6} {:>8} entries x {:>4} B  {:>10.1f} KiB\n",
-                                 m.value("name", ""), m.value("id", 0), m.value("max_entries", 0),
-                                 m.value("value_size", 0), m.value("memlock_bytes", 0.0) / 1024.0);
+        std::cout << fmt::format("  {:<20} {:>6} {:>10} {:>10} {:>5}B {:>10.1f}K {:>10}\n", m.value("name", ""),
+                                 m.value("id", 0), m.contains("entries") ? m["entries"].dump() : std::string("-"),
+                                 m.value("max_entries", 0), m.value("value_size", 0),
+                                 m.value("memlock_bytes", 0.0) / 1024.0,
+                                 m.contains("memory_estimate_bytes")
+                                     ? fmt::format("{:.1f}K", m["memory_estimate_bytes"].get<double>() / 1024.0)
+                                     : std::string("-"));
     return 0;
 }
 

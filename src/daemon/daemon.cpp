@@ -214,6 +214,12 @@ private:
             j["config"] = opts_.config_path;
             j["reloads"] = reloads_;
             j["uptime_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+            const auto m = mitigator_->status();
+            nlohmann::json attacks = nlohmann::json::array();
+            for (const auto& w : m["watches"])
+                if (w["state"] == "attack") attacks.push_back(w["name"]);
+            j["mitigation"] = {{"enabled", m["enabled"]}, {"watches", m["watches"].size()},
+                               {"under_attack", attacks}, {"events", events_.last_seq()}};
             return j;
         }
         if (cmd == "stats") return dp_->stats();

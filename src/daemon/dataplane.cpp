@@ -12,6 +12,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -56,6 +57,14 @@ __u64 memlock_of(int fd) {
     for (std::string line; std::getline(in, line);)
         if (line.rfind("memlock:", 0) == 0) return std::stoull(line.substr(8));
     return 0;
+}
+
+// What an LPM trie really takes for n entries (see status()).
+__u64 lpm_trie_bytes(const bpf_map_info& info, __u64 n) {
+    const __u64 node = 24 /* struct lpm_trie_node, Linux 6.x */ + (info.key_size - 4) + info.value_size;
+    __u64 slab = 8;
+    while (slab < node) slab = slab < 64 ? slab * 2 : slab == 64 ? 96 : slab == 96 ? 128 : slab == 128 ? 192 : slab * 2;
+    return 2 * n * slab;
 }
 
 }  // namespace
@@ -376,27 +385,68 @@ nlohmann::json DataPlane::status() const {
         }
         j["interfaces"].push_back(ji);
     }
+    // Entries in use: the runtime counts the tries' entries; LRU tables are
+    // counted (batch reads, a fraction of a second at 1M entries).
+    bpf::RuntimeView rt(maps_.at("xdpd_runtime"));
+    const std::map<std::string, __u64> in_use = {
+        {"xdpd_bans", rt.load(rt->n_bans)},
+        {"xdpd_allow", rt.load(rt->n_allow)},
+        {"xdpd_watch_prefixes", rt.load(rt->n_watch_prefixes)},
+        {"xdpd_buckets", bpf::count_entries(maps_.at("xdpd_buckets"))},
+        {"xdpd_watch_sources", bpf::count_entries(maps_.at("xdpd_watch_sources"))}};
     j["maps"] = nlohmann::json::array();
-    __u64 total = 0;
+    __u64 total = 0, estimate_total = 0;
     for (const auto& [name, m] : maps_) {
         bpf_map_info info{};
         __u32 len = sizeof info;
         if (bpf_obj_get_info_by_fd(m.fd(), &info, &len)) continue;
-        __u64 mem = memlock_of(m.fd());
-        total += mem;
-        j["maps"].push_back({{"name", name}, {"id", info.id}, {"max_entries", info.max_entries},
+        const __u64 mem = memlock_of(m.fd());
+        nlohmann::json jm = {{"name", name}, {"id", info.id}, {"max_entries", info.max_entries},
                              {"key_size", info.key_size}, {"value_size", info.value_size},
-                             {"memlock_bytes", mem}});
+                             {"memlock_bytes", mem}};
+        __u64 real = mem;
+        if (auto it = in_use.find(name); it != in_use.end()) {
+            jm["entries"] = it->second;
+            if (info.type == BPF_MAP_TYPE_LPM_TRIE) {
+                // The kernel's memlock counts one node per entry at its exact
+                // size; the trie allocates about two (leaf and intermediate),
+                // each rounded up to its slab size (measured: docs/benchmarks.md).
+                real = lpm_trie_bytes(info, it->second);
+                jm["memory_estimate_bytes"] = real;
+                jm["memory_estimate_full_bytes"] = lpm_trie_bytes(info, info.max_entries);
+            }
+        }
+        total += mem;
+        estimate_total += std::max(real, mem);
+        j["maps"].push_back(jm);
     }
     j["memlock_bytes"] = total;
+    j["memory_estimate_bytes"] = estimate_total;
     if (lists_) {
-        bpf::RuntimeView rt(maps_.at("xdpd_runtime"));  // mapped while we read it
         j["shield"] = {{"bans", rt.load(rt->n_bans)}, {"allow", rt.load(rt->n_allow)}};
+        const auto snap = stats::read(pinned("xdpd_ifaces"), pinned("xdpd_stats"));
+        auto reason = [&](xdpd_reason r) {
+            __u64 n = 0;
+            for (const auto& i : snap.ifaces) n += i.total.reason[r].packets;
+            return n;
+        };
+        j["limiter"] = {{"buckets", in_use.at("xdpd_buckets")},
+                        {"buckets_max", XDPD_MAX_BUCKETS},
+                        {"dropped", {{"per_source", reason(XDPD_R_RATE_SOURCE)},
+                                     {"per_prefix", reason(XDPD_R_RATE_PREFIX)},
+                                     {"per_destination", reason(XDPD_R_RATE_DEST)}}}};
+        j["syncookies"] = {{"sent", reason(XDPD_R_SYNCOOKIE_SENT)},
+                           {"validated", reason(XDPD_R_SYNCOOKIE_OK)},
+                           {"failed", reason(XDPD_R_SYNCOOKIE_BAD)}};
         if (applied_) {
             j["shield"]["enabled"] = applied_->shield.enabled;
             nlohmann::json limits = nlohmann::json::array();
             for (const auto& p : applied_->shield.limits) limits.push_back(p.name);
-            j["shield"]["limits"] = limits;
+            j["limiter"]["profiles"] = limits;
+            const auto& sc = applied_->syncookies;
+            j["syncookies"]["enabled"] = sc.enabled;
+            j["syncookies"]["mode"] = sc.automatic ? "auto" : "always";
+            j["syncookies"]["ports"] = sc.ports;
         }
     }
     if (installer_) {

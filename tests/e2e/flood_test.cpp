@@ -45,11 +45,9 @@ constexpr double kFloodPps = 10'000;  // at least this, or the phase proves noth
 
 // The daemon's config: SYN cookies on the web port; the DNS service answers
 // the local network only, so the spoofed flood (random sources) is denied in
-// XDP. A per-destination ceiling (shield.limits) would be the answer for a
-// public UDP service, but with this build a rate-limit profile and
-// syncookies together make the pipeline exceed the verifier's 1M-instruction
-// budget ("processed 1000001 insns", the daemon refuses the config), so the
-// test uses the firewall.
+// XDP. (A public UDP service would take a per-destination ceiling from
+// shield.limits instead; tests/e2e/mitigation_test.cpp applies one under
+// attack.)
 const std::string kConfig = R"(interfaces:
   - name: srv0
 firewall:

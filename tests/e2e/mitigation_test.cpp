@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "daemon_fixture.hpp"
+#include "xdpd/abi.h"
 
 namespace xdpd::test {
 namespace {
@@ -110,6 +111,23 @@ TEST_F(Mitigation, UdpFloodFromOneSourceIsDetectedBannedAndEnds) {
         EXPECT_GT(reason_packets("banned"), 1000u) << "its packets are dropped by the ban";
         EXPECT_EQ(watch()["state"], "attack") << "the flood still arrives: the attack goes on";
         EXPECT_TRUE(connects()) << "the client is not affected";
+
+        // `xdpd status` shows the limiter, the bans and what the tables hold.
+        auto st = daemon_->call({{"cmd", "status"}});
+        EXPECT_GT(st["limiter"]["dropped"]["per_source"].get<uint64_t>(), 0u) << "the attack's limit profile";
+        EXPECT_GE(st["limiter"]["buckets"].get<uint64_t>(), 1u);
+        EXPECT_EQ(st["limiter"]["buckets_max"].get<uint64_t>(), XDPD_MAX_BUCKETS);
+        EXPECT_EQ(st["mitigation"]["under_attack"], nlohmann::json::array({"default"}));
+        EXPECT_EQ(st["syncookies"]["mode"], "auto");
+        for (const auto& m : st["maps"])
+            if (m["name"] == "xdpd_bans") {
+                EXPECT_GE(m["entries"].get<uint64_t>(), 1u);
+                EXPECT_EQ(m["memory_estimate_bytes"].get<uint64_t>(), 2 * 128 * m["entries"].get<uint64_t>())
+                    << "two 128-byte trie nodes per ban";
+            }
+        auto cli = daemon_->cli({"status"});
+        EXPECT_NE(cli.out.find("UNDER ATTACK: default"), std::string::npos) << cli.out;
+        EXPECT_NE(cli.out.find("rate limits: profiles [flood]"), std::string::npos) << cli.out;
     }
     ASSERT_TRUE(wait_state("normal", 20s)) << "the attack did not end after the flood stopped";
     auto w = watch();
@@ -150,6 +168,9 @@ TEST_F(Mitigation, SynFloodSwitchesSynCookiesOnWhileClientsConnect) {
         EXPECT_GE(ok, 9) << "clients connect while XDP answers the flood";
         EXPECT_GT(reason_packets("syncookie_sent"), 1000u) << "XDP answers the flood since the attack began";
         EXPECT_TRUE(events_of("ban").empty()) << "no spoofed source sends enough to be banned";
+        auto st = daemon_->call({{"cmd", "status"}});
+        EXPECT_GT(st["syncookies"]["sent"].get<uint64_t>(), 1000u);
+        EXPECT_GE(st["syncookies"]["validated"].get<uint64_t>(), 9u) << "the clients' cookie ACKs";
     }
     ASSERT_TRUE(wait_state("normal", 20s));
     const auto sent = reason_packets("syncookie_sent");

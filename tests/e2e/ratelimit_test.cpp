@@ -53,7 +53,7 @@ shield:
     EXPECT_LE(sink.received(), allowed) << "sent for " << secs << " s";
     EXPECT_GE(sink.received(), 100u + 20u);
     EXPECT_GE(reason_packets("rate_source"), 5000u - (allowed - 20));
-    EXPECT_EQ(daemon_->call({{"cmd", "status"}})["shield"]["limits"][0], "per-player");
+    EXPECT_EQ(daemon_->call({{"cmd", "status"}})["limiter"]["profiles"][0], "per-player");
 }
 
 }  // namespace
