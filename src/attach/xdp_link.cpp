@@ -47,7 +47,11 @@ std::string prog_name(__u32 id) {
 }
 
 // The id of the XDP bpf_link on ifindex, 0 if none.
-__u32 find_link(int ifindex) {
+// The bpf_link holding prog_id on ifindex, or 0 (attached through netlink).
+// Link ids are global but ifindexes are per network namespace: an XDP link
+// of another namespace can carry the same ifindex, so the program must match
+// too (else we would "take over" a link on someone else's interface).
+__u32 find_link(int ifindex, __u32 prog_id) {
     __u32 id = 0;
     while (bpf_link_get_next_id(id, &id) == 0) {
         UniqueFd fd(bpf_link_get_fd_by_id(id));
@@ -55,7 +59,8 @@ __u32 find_link(int ifindex) {
         bpf_link_info info{};
         __u32 len = sizeof info;
         if (bpf_obj_get_info_by_fd(fd.get(), &info, &len)) continue;
-        if (info.type == BPF_LINK_TYPE_XDP && int(info.xdp.ifindex) == ifindex) return id;
+        if (info.type == BPF_LINK_TYPE_XDP && int(info.xdp.ifindex) == ifindex && info.prog_id == prog_id)
+            return id;
     }
     return 0;
 }
@@ -105,7 +110,7 @@ std::optional<Occupant> occupant(int ifindex) {
     o.prog_id = q.prog_id ? q.prog_id : q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id ? q.skb_prog_id : q.hw_prog_id;
     o.mode = q.attach_mode == XDP_ATTACHED_MULTI ? __u32(XDPD_MODE_NATIVE) : mode_of_attach(q.attach_mode);
     o.prog_name = prog_name(o.prog_id);
-    o.link_id = find_link(ifindex);
+    o.link_id = find_link(ifindex, o.prog_id);
     return o;
 }
 

@@ -2,6 +2,7 @@
 // the firewall enforces, monitor mode counts, restarts and reloads keep the data
 // plane and its state, attach modes and coexistence behave as documented.
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>
 #include <linux/if_link.h>
@@ -165,6 +166,45 @@ TEST_F(Daemon, RefusesInterfaceOwnedByAnotherProgramUnlessReplace) {
     EXPECT_TRUE(tcp(22)) << "the other program is untouched";
     start({"--replace"});
     EXPECT_FALSE(tcp(22));
+}
+
+// Link ids are global, ifindexes are per namespace: every lab's srv0 has the
+// same ifindex. A bpf_link on another lab's srv0 must not be mistaken for the
+// owner of ours (xdpd once "took over" that link and left ours running the
+// foreign program).
+TEST_F(Daemon, ReplaceTakesOverOnlyItsOwnInterface) {
+    Lab other;
+    auto ifindex_in = [](const net::Netns& ns) {
+        return net::run_in(ns, [] { return int(if_nametoindex("srv0")); });
+    };
+    ASSERT_EQ(ifindex_in(other.server()), ifindex_in(lab_.server())) << "the premise: same ifindex";
+    // A bpf_link on the other lab's srv0 (xdp_pass), pinned so it outlives the child.
+    const std::string pin = "/sys/fs/bpf/xdpd-test-" + other.prefix();
+    int rc = net::run_in(other.server(), [pin] {
+        baseline_bpf* skel = baseline_bpf::open_and_load();
+        if (!skel) return 2;
+        int fd = bpf_link_create(bpf_program__fd(skel->progs.xdp_pass), int(if_nametoindex("srv0")), BPF_XDP, nullptr);
+        return fd < 0 ? 3 : bpf_obj_pin(fd, pin.c_str()) ? 4 : 0;
+    });
+    ASSERT_EQ(rc, 0);
+    struct Unpin {
+        std::string path;
+        ~Unpin() { unlink(path.c_str()); }
+    } unpin{pin};
+    // Ours: xdp_pass through netlink.
+    rc = net::run_in(lab_.server(), [] {
+        baseline_bpf* skel = baseline_bpf::open_and_load();
+        if (!skel) return 2;
+        return bpf_xdp_attach(int(if_nametoindex("srv0")), bpf_program__fd(skel->progs.xdp_pass), XDP_FLAGS_DRV_MODE,
+                              nullptr) ? 3 : 0;
+    });
+    ASSERT_EQ(rc, 0);
+    write_config(kSshDeny);
+    start({"--replace"});
+    EXPECT_FALSE(tcp(22)) << "our interface runs xdpd now";
+    EXPECT_NE(daemon_->log().find("replaced program 'xdp_pass'"), std::string::npos) << daemon_->log();
+    const std::string other_xdp = net::exec(&other.server(), {"ip", "-d", "link", "show", "srv0"}).out;
+    EXPECT_NE(other_xdp.find("xdp_pass"), std::string::npos) << "the other lab's link is untouched:\n" << other_xdp;
 }
 
 TEST_F(Daemon, JumboMtuLoadsNativeAndCountsWholeFrames) {
