@@ -413,12 +413,6 @@ __noinline int xdpd_syncookie_ack(struct xdp_md *ctx, __u64 l3, __u64 l4, __u64 
 			return SC_ACK_KNOWN;      /* a connection conntrack knows */
 	}
 
-	/* The lookup may have moved packet data: check the headers again. */
-	data = (void *)(long)ctx->data;
-	end = (void *)(long)ctx->data_end;
-	th = data + l4;
-	if ((void *)(th + 1) > end)
-		return SC_ACK_KNOWN;
 	if (v6) {
 		struct ipv6hdr *ip6 = data + l3;
 		if ((void *)(ip6 + 1) > end)

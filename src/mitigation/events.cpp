@@ -16,12 +16,6 @@ extern char** environ;
 namespace xdpd::mitigation {
 namespace {
 
-double now_mono() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
-}
-
 std::string iso_time(double t) {
     time_t s = time_t(t);
     tm tm{};
@@ -57,7 +51,7 @@ HookRunner::~HookRunner() {
     for (const auto& [pid, c] : children_) waitpid(pid, nullptr, WNOHANG);
 }
 
-void HookRunner::run(const std::string& command, const nlohmann::json& event) {
+void HookRunner::run(const std::string& command, const nlohmann::json& event, double now) {
     const std::string type = event.value("type", ""), watch = event.value("watch", "");
     std::string prefixes;
     for (const auto& p : event.value("prefixes", nlohmann::json::array()))
@@ -86,7 +80,7 @@ void HookRunner::run(const std::string& command, const nlohmann::json& event) {
         return;
     }
     spdlog::info("mitigation hook started for {} of watch {} (pid {}): {}", type, watch, pid, command);
-    children_[pid] = {type + " of watch " + watch, now_mono()};
+    children_[pid] = {type + " of watch " + watch, now};
 }
 
 void HookRunner::reap(double now) {

@@ -37,8 +37,9 @@ public:
     static constexpr double kTimeout = 60;  // seconds
 
     ~HookRunner();
-    void run(const std::string& command, const nlohmann::json& event);
-    void reap(double now_mono);  // call every second
+    // now: CLOCK_MONOTONIC seconds, for the timeout.
+    void run(const std::string& command, const nlohmann::json& event, double now);
+    void reap(double now);  // call every second
     size_t running() const { return children_.size(); }
 
 private:

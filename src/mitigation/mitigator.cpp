@@ -68,30 +68,17 @@ void Mitigator::configure(const config::MitigationConfig& cfg, const Clock& now)
     std::vector<Watch> next;
     std::vector<bool> carried;
     for (size_t i = 0; cfg.enabled && i < cfg.watches.size(); ++i) {
-        Watch w;
+        const bool keep = i < watches_.size() && same_watch(watches_[i].conf, cfg.watches[i]) &&
+                          cfg.smoothing == cfg_.smoothing && cfg.cooldown == cfg_.cooldown;
+        // A kept watch keeps its detector, counters and attack; a new one starts afresh.
+        Watch w = keep ? std::move(watches_[i]) : Watch{};
         w.conf = cfg.watches[i];
         w.thresholds = cfg.thresholds_of(i);
         w.actions = cfg.actions_of(i);
-        const bool keep = i < watches_.size() && same_watch(watches_[i].conf, w.conf) &&
-                          cfg.smoothing == cfg_.smoothing && cfg.cooldown == cfg_.cooldown;
-        if (keep) {
-            Watch& old = watches_[i];
-            w.detector = std::move(old.detector);
+        if (keep)
             w.detector->set_thresholds(w.thresholds);
-            w.have_prev = old.have_prev;
-            w.prev = old.prev;
-            w.prev_t = old.prev_t;
-            w.last = old.last;
-            w.since_wall = old.since_wall;
-            w.actions_taken = std::move(old.actions_taken);
-            w.banned = std::move(old.banned);
-            w.prev_sources = std::move(old.prev_sources);
-            w.top_sources = std::move(old.top_sources);
-            w.peak_top = std::move(old.peak_top);
-            w.peak_top_pps = old.peak_top_pps;
-        } else {
+        else
             w.detector = std::make_unique<Detector>(w.thresholds, cfg.smoothing, cfg.cooldown);
-        }
         carried.push_back(keep);
         next.push_back(std::move(w));
     }
@@ -203,7 +190,7 @@ void Mitigator::start(size_t i, const Clock& now) {
                                 {{"prefixes", prefixes_json(w.conf)}, {"trigger", trigger},
                                  {"rates", rates_json(w.detector->smoothed())}, {"measured", rates_json(w.last)},
                                  {"thresholds", thresholds_json(w.thresholds)}, {"actions", w.actions_taken}});
-    if (!cfg_.hook.empty()) hooks_.run(cfg_.hook, e);
+    if (!cfg_.hook.empty()) hooks_.run(cfg_.hook, e, now.mono);
 }
 
 void Mitigator::end(size_t i, const Clock& now, const std::string& why) {
@@ -214,7 +201,7 @@ void Mitigator::end(size_t i, const Clock& now, const std::string& why) {
                                  {"started", w.since_wall}, {"duration_s", now.wall - w.since_wall},
                                  {"peak", rates_json(w.detector->peak())}, {"top_sources", w.peak_top},
                                  {"actions", w.actions_taken}, {"bans", w.banned.size()}});
-    if (!cfg_.hook.empty()) hooks_.run(cfg_.hook, e);
+    if (!cfg_.hook.empty()) hooks_.run(cfg_.hook, e, now.mono);
     w.prev_sources.clear();
     w.top_sources = nlohmann::json::array();
 }

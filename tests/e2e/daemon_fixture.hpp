@@ -73,6 +73,16 @@ protected:
         net::exec_checked(&lab_.sw(), {"ip", "link", "set", "dev", Lab::switch_port(Lab::Host::server), "xdpdrv",
                                        "obj", obj, "sec", "xdp", "program", "xdp_pass"});
     }
+    // nft's synproxy checks the TCP checksum of IPv6 segments with the IPv4
+    // routine (nf_ip_checksum in nft_synproxy_do_eval, Linux 6.18): a segment
+    // whose checksum the stack must verify in software is dropped. NICs
+    // verify TCP checksums (CHECKSUM_UNNECESSARY); in the lab, checksum
+    // offload on the client's path does the same. For IPv6 SYN cookie tests.
+    void offload_client_checksums() {
+        net::exec_checked(&lab_.client(), {"ethtool", "-K", Lab::ifname(Lab::Host::client), "tx", "on"});
+        net::exec_checked(&lab_.sw(), {"ethtool", "-K", Lab::switch_port(Lab::Host::client), "tx", "on"});
+        net::exec_checked(&lab_.sw(), {"ethtool", "-K", Lab::switch_port(Lab::Host::server), "tx", "on"});
+    }
     // hping3 --flood from the attacker at the server's IPv4 address; stops
     // when the returned process goes out of scope.
     net::Process flood(std::vector<std::string> args) {

@@ -17,7 +17,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -115,14 +114,8 @@ protected:
         // SYN-ACKs are dropped or delayed in the peer veth; TX checksum
         // offload on the client's path, else nft's synproxy drops IPv6
         // cookie ACKs (it checks their checksum with the IPv4 routine).
-        const std::string port = Lab::switch_port(Lab::Host::server);
-        const std::string obj =
-            (std::filesystem::path(XDPD_BINARY).parent_path() / "gen" / "baseline.bpf.o").string();
-        net::exec_checked(&lab_.sw(), {"ip", "link", "set", "dev", port, "xdpdrv", "obj", obj, "sec", "xdp",
-                                       "program", "xdp_pass"});
-        net::exec_checked(&lab_.client(), {"ethtool", "-K", Lab::ifname(Lab::Host::client), "tx", "on"});
-        net::exec_checked(&lab_.sw(), {"ethtool", "-K", Lab::switch_port(Lab::Host::client), "tx", "on"});
-        net::exec_checked(&lab_.sw(), {"ethtool", "-K", port, "tx", "on"});
+        deliver_xdp_tx();
+        offload_client_checksums();
 
         dns_.emplace(lab_.server(), kDns);
     }
@@ -130,13 +123,10 @@ protected:
     void srv(std::vector<std::string> argv) { net::exec_checked(&lab_.server(), std::move(argv)); }
 
     // hping3 from the attacker, from random (spoofed) IPv4 sources, as fast
-    // as it can. The Process handles kill them when they go out of scope,
-    // also when an assertion fails.
+    // as it can; stopped when the handle goes out of scope.
     net::Process hping(std::vector<std::string> args) {
-        std::vector<std::string> argv = {"hping3", "--flood", "-q", "--rand-source"};
-        argv.insert(argv.end(), args.begin(), args.end());
-        argv.push_back(Lab::server_addr(4));
-        return net::Process::spawn(&lab_.attacker(), argv);
+        args.insert(args.begin(), "--rand-source");
+        return flood(std::move(args));
     }
 
     // Packets the attacker's interface has sent (/proc/net/dev is per

@@ -28,16 +28,8 @@ class SynCookieDaemon : public Daemon {
 protected:
     void SetUp() override {
         Daemon::SetUp();
-        const std::string port = Lab::switch_port(Lab::Host::server);
         deliver_xdp_tx();
-        // nft's synproxy checks the TCP checksum of IPv6 segments with the
-        // IPv4 routine (nf_ip_checksum in nft_synproxy_do_eval, Linux 6.18):
-        // a segment whose checksum the stack must verify in software is
-        // dropped. NICs verify TCP checksums (CHECKSUM_UNNECESSARY); in the
-        // lab, checksum offload on the client's path does the same.
-        net::exec_checked(&lab_.client(), {"ethtool", "-K", Lab::ifname(Lab::Host::client), "tx", "on"});
-        net::exec_checked(&lab_.sw(), {"ethtool", "-K", Lab::switch_port(Lab::Host::client), "tx", "on"});
-        net::exec_checked(&lab_.sw(), {"ethtool", "-K", port, "tx", "on"});
+        offload_client_checksums();
     }
 
     std::string in_server(std::vector<std::string> argv) { return net::exec(&lab_.server(), argv).out; }
