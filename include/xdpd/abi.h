@@ -31,6 +31,10 @@
 #define XDPD_MAX_WATCH_PREFIXES 1024   /* destination prefixes of all watches  */
 #define XDPD_WATCH_HLL         256     /* HyperLogLog registers per watch      */
 #define XDPD_MAX_TRACKED_SOURCES 16384 /* (source, watch) pairs sampled under attack */
+#define XDPD_LB_MAX_VIPS       64      /* load-balanced services (VIP, proto, port) */
+#define XDPD_LB_RING_SIZE      65537   /* Maglev lookup table per VIP (a prime) */
+#define XDPD_LB_MAX_BACKENDS   4096    /* (VIP, backend) pairs                 */
+#define XDPD_LB_MAX_FLOWS      (1u << 19) /* connection table entries          */
 
 /* ---- verdicts: equal to enum xdp_action -------------------------------- */
 enum xdpd_action {
@@ -72,8 +76,22 @@ enum xdpd_reason {
 	XDPD_R_RATE_SOURCE,       /* over its rule's per-source rate            */
 	XDPD_R_RATE_PREFIX,       /* over its rule's per-prefix (/24, /64) rate */
 	XDPD_R_RATE_DEST,         /* over its rule's per-destination ceiling    */
+	XDPD_R_LB_FORWARD,        /* to a VIP: sent to its backend (TX/REDIRECT) */
+	XDPD_R_LB_REPLY,          /* from a NAT backend: rewritten to come from the VIP */
+	XDPD_R_LB_ICMP_ECHO,      /* echo request to a VIP: answered (TX)       */
+	XDPD_R_LB_ICMP_ERROR,     /* "fragmentation needed"/"packet too big" for a VIP flow: to its backend */
+	XDPD_R_LB_NEIGH_PASS,     /* NAT: backend's MAC unknown: rewritten, passed to the kernel to route */
+	XDPD_R_LB_NO_BACKEND,     /* to a VIP without a backend in service: dropped */
+	XDPD_R_LB_NO_ROUTE,       /* no route, neighbour or egress interface to the backend: dropped */
+	XDPD_R_LB_OVERSIZED,      /* longer than the egress MTU: dropped        */
+	XDPD_R_LB_FRAGMENT,       /* IP fragment to a VIP (no ports to balance on): dropped */
+	XDPD_R_LB_TTL,            /* TTL/hop limit would expire: passed to the kernel (ICMP time exceeded) */
 	XDPD_R_MAX
 };
+
+/* Counter slots per reason in xdpd_if_stats: room to add reasons without
+ * changing the pinned map's layout. */
+#define XDPD_R_SLOTS 64
 
 /* Malformed-packet reasons form one contiguous range. */
 #define XDPD_R_MALFORMED_FIRST XDPD_R_TRUNC_ETH
@@ -94,7 +112,7 @@ struct xdpd_counter {
 /* Value of xdpd_stats (PERCPU_ARRAY, one slot per attached interface). */
 struct xdpd_if_stats {
 	struct xdpd_counter action[XDPD_ACT_MAX];
-	struct xdpd_counter reason[XDPD_R_MAX];
+	struct xdpd_counter reason[XDPD_R_SLOTS];
 	struct xdpd_counter l3[XDPD_L3_MAX];
 	struct xdpd_counter l4[XDPD_L4_MAX];
 };
@@ -220,6 +238,110 @@ struct xdpd_source_count {
 	__u64 bytes;
 };
 
+/* ---- L4 load balancer (bpf/lb.h, docs/loadbalancer.md) ----------------
+ * A service is a VIP: (address, protocol, port or 0 for all ports). Its
+ * backends are slots of xdpd_lb_backends; its Maglev table, built by the
+ * control plane, is XDPD_LB_RING_SIZE slot numbers in xdpd_lb_rings, at
+ * index * XDPD_LB_RING_SIZE. A new flow takes ring[flow hash % size]; the
+ * connection table keeps established flows on their backend when the ring
+ * changes. */
+#define XDPD_LB_VIP_F_DSR  0x1  /* direct server return: only MACs rewritten */
+#define XDPD_LB_VIP_F_ADDR 0x2  /* the address entry (proto 0, port 0): ICMP */
+
+/* Key of xdpd_lb_vips (HASH). IPv4 in addr[0]; network order; port host order. */
+struct xdpd_lb_vip_key {
+	__u32 addr[4];
+	__u16 port;            /* 0: all ports                                  */
+	__u8 proto;            /* IPPROTO_TCP, IPPROTO_UDP; 0: address entry     */
+	__u8 family;           /* 4 or 6                                        */
+};
+
+struct xdpd_lb_vip {
+	__u32 index;           /* ring and counters; < XDPD_LB_MAX_VIPS          */
+	__u32 flags;           /* XDPD_LB_VIP_F_*                               */
+	__u32 n_ring;          /* backends in the ring; 0: new flows dropped    */
+	__u32 _pad;
+};
+
+#define XDPD_LB_BE_UP 0x1      /* in service: its flows stay. Down (failed
+                                  health checks, removed): its flows re-hash */
+
+/* Value of xdpd_lb_backends (ARRAY[XDPD_LB_MAX_BACKENDS]). */
+struct xdpd_lb_backend {
+	__u32 addr[4];         /* IPv4 in addr[0]; network order                */
+	__u16 port;            /* host order; 0: the packet's port (all-port VIPs) */
+	__u8 family;           /* 4 or 6; 0: slot free                          */
+	__u8 flags;            /* XDPD_LB_BE_*                                  */
+	__u32 gen;             /* changes when the slot is given to another backend */
+	__u32 vip;             /* VIP index                                     */
+};
+
+/* Key of xdpd_lb_nat (HASH): where NAT replies come from, so that they are
+ * rewritten to come from the VIP without per-flow state. */
+struct xdpd_lb_nat_key {
+	__u32 addr[4];         /* backend address                              */
+	__u16 port;            /* backend port, host order                     */
+	__u8 proto;
+	__u8 family;
+};
+
+struct xdpd_lb_nat {
+	__u32 vip_addr[4];
+	__u16 vip_port;        /* host order                                    */
+	__u16 _pad;
+	__u32 vip;             /* VIP index (counters)                          */
+	__u32 backend;         /* slot (counters)                               */
+};
+
+/* Key and value of xdpd_lb_flows (LRU_HASH with per-CPU LRU lists): the
+ * backend of each flow. */
+struct xdpd_lb_flow_key {
+	__u32 src[4];
+	__u32 dst[4];
+	__u16 sport;           /* host order                                    */
+	__u16 dport;
+	__u8 proto;
+	__u8 family;
+	__u16 _pad;
+};
+
+struct xdpd_lb_flow {
+	__u64 atime_ns;        /* last packet, updated at most once a second    */
+	__u32 backend;         /* slot                                          */
+	__u32 gen;             /* the slot's gen when the flow was made         */
+};
+
+/* Value of xdpd_lb_runtime (ARRAY[1]). */
+struct xdpd_lb_runtime {
+	__u64 udp_timeout_ns;  /* idle UDP flows re-hash after this             */
+	__u32 new_flow_limit;  /* flows inserted per second per CPU; 0: no limit */
+	__u32 _pad;
+};
+
+/* Value of xdpd_lb_vip_stats (PERCPU_ARRAY[XDPD_LB_MAX_VIPS]). */
+struct xdpd_lb_vip_stats {
+	struct xdpd_counter fwd;   /* to the VIP, sent to a backend             */
+	struct xdpd_counter reply; /* NAT replies rewritten to the VIP          */
+	__u64 new_flows;           /* flows that took a backend from the ring   */
+	__u64 table_hit;           /* connection table hits                     */
+	__u64 table_miss;
+	__u64 not_inserted;        /* new flows the new-flow guard kept out of the table */
+	__u64 no_backend;
+	__u64 no_route;
+	__u64 oversized;
+	__u64 icmp_echo;
+	__u64 icmp_error;
+	__u64 fragments;
+};
+
+/* Value of xdpd_lb_backend_stats (PERCPU_ARRAY[XDPD_LB_MAX_BACKENDS]). */
+struct xdpd_lb_backend_stats {
+	struct xdpd_counter fwd;
+	struct xdpd_counter reply;
+	__u64 new_flows;
+	__u64 _pad;
+};
+
 /* ---- firewall classifier (tuple space search) --------------------------- */
 enum xdpd_fw_verdict { XDPD_FW_ALLOW = 0, XDPD_FW_DENY = 1, XDPD_FW_COUNT = 2 };
 
@@ -287,6 +409,25 @@ XDPD_INLINE __u64 xdpd_source_hash(const __u32 *s)
 		  ((__u64)s[1] + 0x94d049bb133111ebull) * 0x2545f4914f6cdd1dull +
 		  ((__u64)s[2] + 0xd6e8feb86659fd93ull) * 0xa0761d6478bd642full +
 		  ((__u64)s[3] + 0xe7037ed1a0b428dbull) * 0x8ebc6af09c88c6e3ull;
+	h ^= h >> 31;
+	h *= 0xff51afd7ed558ccdull;
+	return h ^ (h >> 33);
+}
+
+/* Hash of a flow (xdpd_lb_flow_key as 10 words, _pad zero) that picks its
+ * Maglev slot: hash % XDPD_LB_RING_SIZE. Every node computes the same one. */
+XDPD_INLINE __u64 xdpd_lb_flow_hash(const __u32 *w)
+{
+	__u64 h = ((__u64)w[0] + 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull +
+		  ((__u64)w[1] + 0x94d049bb133111ebull) * 0x2545f4914f6cdd1dull +
+		  ((__u64)w[2] + 0xd6e8feb86659fd93ull) * 0xa0761d6478bd642full +
+		  ((__u64)w[3] + 0xe7037ed1a0b428dbull) * 0x8ebc6af09c88c6e3ull +
+		  ((__u64)w[4] + 0x589965cc75374cc3ull) * 0x1d8e4e27c47d124full +
+		  ((__u64)w[5] + 0xc2b2ae3d27d4eb4full) * 0x165667b19e3779f9ull +
+		  ((__u64)w[6] + 0x27d4eb2f165667c5ull) * 0x85ebca77c2b2ae63ull +
+		  ((__u64)w[7] + 0x9fb21c651e98df25ull) * 0xc6a4a7935bd1e995ull +
+		  ((__u64)w[8] + 0xff51afd7ed558ccdull) * 0xc4ceb9fe1a85ec53ull +
+		  ((__u64)w[9] + 0x87c37b91114253d5ull) * 0x4cf5ad432745937full;
 	h ^= h >> 31;
 	h *= 0xff51afd7ed558ccdull;
 	return h ^ (h >> 33);

@@ -18,7 +18,11 @@ inline constexpr std::array<std::string_view, XDPD_R_MAX> kReasonNames = {
     "bad_ipv4",        "trunc_ipv6",      "bad_ipv6",       "trunc_ipv6_ext",
     "ipv6_ext_depth",  "trunc_tcp",       "bad_tcp",        "trunc_udp",
     "trunc_icmp",      "banned",          "syncookie_sent", "syncookie_ok",
-    "syncookie_bad",   "rate_source",     "rate_prefix",    "rate_dest"};
+    "syncookie_bad",   "rate_source",     "rate_prefix",    "rate_dest",
+    "lb_forward",      "lb_reply",        "lb_icmp_echo",   "lb_icmp_error",
+    "lb_neigh_pass",   "lb_no_backend",   "lb_no_route",    "lb_oversized",
+    "lb_fragment",     "lb_ttl"};
+static_assert(XDPD_R_MAX <= XDPD_R_SLOTS, "xdpd_if_stats has no counter slot for every reason");
 
 inline constexpr std::array<std::string_view, XDPD_L3_MAX> kL3Names = {"ipv4", "ipv6", "arp", "other"};
 
