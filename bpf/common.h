@@ -29,17 +29,20 @@ const volatile __u32 cfg_shield = 0;            /* allow list and bans        */
 const volatile __u32 cfg_ratelimit = 0;         /* rate limits of allow rules */
 const volatile __u32 cfg_watch = 0;             /* mitigation counters (bpf/watch.h) */
 const volatile __u32 cfg_syncookie_auto = 0;    /* SYN cookies only where a watch switched them on */
+const volatile __u32 cfg_lb = 0;                /* L4 load balancer (bpf/lb.h) */
+const volatile __u32 cfg_lb_nat = 0;            /* ... with NAT services: replies rewritten */
+const volatile __u32 cfg_lb_probe = 0;          /* `lb lookup` instance: decide, change nothing */
 
-/* What the parser learnt about one packet. */
+/* What the parser learnt about one packet (scalars only: the parser is a
+ * global function writing it). */
 struct pkt {
-	void *data;
-	void *data_end;
 	__u64 len;                 /* bytes, for counters                      */
 	__u16 l3_off;              /* offset of the IP header                  */
 	__u16 l4_off;              /* offset of the L4 header (0: none)        */
 	__u8 l3;                   /* enum xdpd_l3                             */
 	__u8 l4;                   /* enum xdpd_l4                             */
 	__u8 trusted;              /* source on the allow list                 */
+	__u8 linear;               /* the whole packet is in the first buffer  */
 	struct xdpd_fw_key key;    /* the fields rules match on                */
 };
 

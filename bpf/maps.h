@@ -169,6 +169,134 @@ struct {
 	__type(value, struct xdpd_source_count);
 } xdpd_watch_sources SEC(".maps");
 
+/* L4 load balancer (bpf/lb.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * XDPD_LB_MAX_VIPS);   /* services and address entries */
+	__type(key, struct xdpd_lb_vip_key);
+	__type(value, struct xdpd_lb_vip);
+} xdpd_lb_vips SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDPD_LB_MAX_VIPS * XDPD_LB_RING_SIZE);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u32);      /* backend slot */
+} xdpd_lb_rings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDPD_LB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct xdpd_lb_backend);
+} xdpd_lb_backends SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDPD_LB_MAX_BACKENDS);
+	__type(key, struct xdpd_lb_nat_key);
+	__type(value, struct xdpd_lb_nat);
+} xdpd_lb_nat SEC(".maps");
+
+/* Shared by all CPUs, so that a flow whose packets change CPU keeps its
+ * backend; BPF_F_NO_COMMON_LRU gives each CPU its own LRU list, so that
+ * eviction takes no lock shared between CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XDPD_LB_MAX_FLOWS);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__type(key, struct xdpd_lb_flow_key);
+	__type(value, struct xdpd_lb_flow);
+} xdpd_lb_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xdpd_lb_runtime);
+} xdpd_lb_runtime SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XDPD_LB_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct xdpd_lb_vip_stats);
+} xdpd_lb_vip_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XDPD_LB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct xdpd_lb_backend_stats);
+} xdpd_lb_backend_stats SEC(".maps");
+
+/* Egress interfaces for XDP_REDIRECT: the daemon adds every interface it
+ * serves (key and value: the ifindex). */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, XDPD_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, __u32);
+} xdpd_lb_devmap SEC(".maps");
+
+/* Per program instance, not pinned: each CPU's cache of the route to each
+ * backend (bpf_fib_lookup at most once a second per backend and CPU), the
+ * new-flow guard's window, and the decision of a `lb lookup` probe. */
+struct lb_nexthop {
+	__u64 expires_ns;
+	__u32 gen;                 /* the backend slot's gen                     */
+	__u32 ifindex;             /* egress interface                           */
+	__u16 mtu;
+	__u8 dmac[6];
+	__u8 smac[6];
+	__u16 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XDPD_LB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct lb_nexthop);
+} xdpd_lb_nexthops SEC(".maps");
+
+/* The LB functions' temporaries: their stack adds to the pipeline's, and
+ * both share 512 bytes. */
+struct lb_scratch {
+	struct bpf_fib_lookup fib;
+	struct xdpd_lb_flow_key fk;
+	struct xdpd_lb_vip_key vk;
+	struct xdpd_lb_nat_key nk;
+	struct xdpd_lb_flow nf;
+	struct lb_nexthop nh;      /* a reply's next hop (not cached)          */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_scratch);
+} xdpd_lb_scratch SEC(".maps");
+
+struct lb_guard {
+	__u64 window_ns;           /* start of the current second                */
+	__u64 inserted;            /* flows inserted in it by this CPU           */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_guard);
+} xdpd_lb_guard SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xdpd_lb_probe);
+} xdpd_lb_probe SEC(".maps");
+
 /* Not used by the program; created and pinned with the rest so that the
  * control plane's bookkeeping survives restarts. */
 struct {

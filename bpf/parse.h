@@ -61,9 +61,15 @@ struct ipv6_frag {
 /* off: where the L4 header starts; ip_end: where the IP packet ends by its own
  * length field. A header that crosses ip_end is cut short too, even when the
  * frame goes on (Ethernet padding is not a TCP header). */
-static __always_inline int parse_l4(struct pkt *p, __u64 off, __u64 ip_end, __u8 proto)
+/* The frame being parsed (not in struct pkt: the pipeline gets scalars only). */
+struct frame {
+	void *data;
+	void *end;
+};
+
+static __always_inline int parse_l4(const struct frame *f, struct pkt *p, __u64 off, __u64 ip_end, __u8 proto)
 {
-	void *data = p->data, *end = p->data_end;
+	void *data = f->data, *end = f->end;
 
 	p->key.proto = proto;
 	switch (proto) {
@@ -108,16 +114,16 @@ static __always_inline int parse_l4(struct pkt *p, __u64 off, __u64 ip_end, __u8
 	return PARSE_OK;
 }
 
-static __always_inline int parse_ipv4(struct pkt *p, __u64 off)
+static __always_inline int parse_ipv4(const struct frame *f, struct pkt *p, __u64 off)
 {
-	struct iphdr *ip = p->data + off;
+	struct iphdr *ip = f->data + off;
 
 	p->l3 = XDPD_L3_IPV4;  /* by ethertype: malformed IPv4 counts as IPv4 too */
-	if ((void *)(ip + 1) > p->data_end)
+	if ((void *)(ip + 1) > f->end)
 		return XDPD_R_TRUNC_IPV4;
 	if (ip->version != 4 || ip->ihl < 5 || bpf_ntohs(ip->tot_len) < ip->ihl * 4)
 		return XDPD_R_BAD_IPV4;
-	if (p->data + off + ip->ihl * 4 > p->data_end)
+	if (f->data + off + ip->ihl * 4 > f->end)
 		return XDPD_R_TRUNC_IPV4;
 
 	p->key.family = 4;
@@ -129,17 +135,17 @@ static __always_inline int parse_ipv4(struct pkt *p, __u64 off)
 		p->key.flags |= XDPD_FWK_F_FRAG;
 		return PARSE_OK;
 	}
-	return parse_l4(p, off + ip->ihl * 4, off + bpf_ntohs(ip->tot_len), ip->protocol);
+	return parse_l4(f, p, off + ip->ihl * 4, off + bpf_ntohs(ip->tot_len), ip->protocol);
 }
 
-static __always_inline int parse_ipv6(struct pkt *p, __u64 off)
+static __always_inline int parse_ipv6(const struct frame *f, struct pkt *p, __u64 off)
 {
-	struct ipv6hdr *ip6 = p->data + off;
+	struct ipv6hdr *ip6 = f->data + off;
 	__u64 ip_end;
 	__u8 next;
 
 	p->l3 = XDPD_L3_IPV6;  /* by ethertype, like IPv4 */
-	if ((void *)(ip6 + 1) > p->data_end)
+	if ((void *)(ip6 + 1) > f->end)
 		return XDPD_R_TRUNC_IPV6;
 	if (ip6->version != 6)
 		return XDPD_R_BAD_IPV6;
@@ -157,22 +163,22 @@ static __always_inline int parse_ipv6(struct pkt *p, __u64 off)
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_ROUTING:
 		case IPPROTO_DSTOPTS: {
-			struct ipv6_ext *ext = p->data + off;
+			struct ipv6_ext *ext = f->data + off;
 			if (i == XDPD_MAX_IPV6_EXT)
 				return XDPD_R_IPV6_EXT_DEPTH;
-			if ((void *)(ext + 1) > p->data_end)
+			if ((void *)(ext + 1) > f->end)
 				return XDPD_R_TRUNC_IPV6_EXT;
 			next = ext->nexthdr;
 			off += (ext->hdrlen + 1) * 8;
-			if (p->data + off > p->data_end)  /* the whole header, not just 2 bytes */
+			if (f->data + off > f->end)  /* the whole header, not just 2 bytes */
 				return XDPD_R_TRUNC_IPV6_EXT;
 			break;
 		}
 		case IPPROTO_FRAGMENT: {
-			struct ipv6_frag *fh = p->data + off;
+			struct ipv6_frag *fh = f->data + off;
 			if (i == XDPD_MAX_IPV6_EXT)
 				return XDPD_R_IPV6_EXT_DEPTH;
-			if ((void *)(fh + 1) > p->data_end)
+			if ((void *)(fh + 1) > f->end)
 				return XDPD_R_TRUNC_IPV6_EXT;
 			next = fh->nexthdr;
 			off += sizeof(*fh);
@@ -187,7 +193,7 @@ static __always_inline int parse_ipv6(struct pkt *p, __u64 off)
 		default:
 			if (off > 0xffff)
 				return XDPD_R_TRUNC_IPV6_EXT;
-			return parse_l4(p, off, ip_end, next);
+			return parse_l4(f, p, off, ip_end, next);
 		}
 	}
 	return XDPD_R_IPV6_EXT_DEPTH;
@@ -195,16 +201,15 @@ static __always_inline int parse_ipv6(struct pkt *p, __u64 off)
 
 /* Fills p from the frame. Returns PARSE_OK, or the reason the packet is
  * malformed. Non-IP frames return PARSE_OK with p->l3 != IPv4/IPv6. */
-static __always_inline int parse_packet(struct xdp_md *ctx, struct pkt *p)
+static __always_inline int parse_frame(struct xdp_md *ctx, struct pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
+	struct frame fr = { .data = data, .end = end }, *f = &fr;
 	struct ethhdr *eth = data;
 	__u64 off = sizeof(*eth);
 	__u16 proto;
 
-	p->data = data;
-	p->data_end = end;
 	p->l3 = XDPD_L3_OTHER;
 	p->l4 = XDPD_L4_NONE;
 	p->key.ifindex = ctx->ingress_ifindex;
@@ -230,12 +235,29 @@ static __always_inline int parse_packet(struct xdp_md *ctx, struct pkt *p)
 
 	p->l3_off = off;
 	if (proto == bpf_htons(ETH_P_IP))
-		return parse_ipv4(p, off);
+		return parse_ipv4(f, p, off);
 	if (proto == bpf_htons(ETH_P_IPV6))
-		return parse_ipv6(p, off);
+		return parse_ipv6(f, p, off);
 	if (proto == bpf_htons(ETH_P_ARP))
 		p->l3 = XDPD_L3_ARP;
 	return PARSE_OK;
+}
+
+/* The parser, as a global function: the verifier checks its paths (VLAN
+ * depths x IP versions x extension headers x L4 protocols) once, and the
+ * stages after it see one packet description of unknown values instead of one
+ * per path, which keeps the whole pipeline far below the verifier's budget.
+ * The price is one call per packet. Also sets p->len and p->linear. */
+__noinline int xdpd_parse(struct xdp_md *ctx, struct pkt *p)
+{
+	int rc;
+
+	if (!p)
+		return XDPD_R_TRUNC_ETH;
+	rc = parse_frame(ctx, p);
+	p->len = cfg_multibuf ? bpf_xdp_get_buff_len(ctx) : (__u64)(ctx->data_end - ctx->data);
+	p->linear = p->len == (__u64)(ctx->data_end - ctx->data);
+	return rc;
 }
 
 #endif

@@ -15,13 +15,18 @@ static __always_inline void counter_add(struct xdpd_counter *c, __u64 bytes)
 static __always_inline __u32 stats_record(const struct pkt *p, __u32 action, __u32 reason)
 {
 	__u32 slot = cfg_ifslot;
-	struct xdpd_if_stats *s = bpf_map_lookup_elem(&xdpd_stats, &slot);
+	struct xdpd_if_stats *s;
 
+	if (cfg_lb_probe)  /* `lb lookup`: counts nothing */
+		return action;
+	s = bpf_map_lookup_elem(&xdpd_stats, &slot);
 	if (s) {
-		counter_add(&s->action[action < XDPD_ACT_MAX ? action : XDPD_ACT_ABORTED], p->len);
-		counter_add(&s->reason[reason < XDPD_R_MAX ? reason : 0], p->len);
-		counter_add(&s->l3[p->l3 < XDPD_L3_MAX ? p->l3 : XDPD_L3_OTHER], p->len);
-		counter_add(&s->l4[p->l4 < XDPD_L4_MAX ? p->l4 : XDPD_L4_OTHER], p->len);
+		/* masks, not compares: the verifier keeps their bounds through any
+		 * code the compiler makes of them; every value is below its MAX */
+		counter_add(&s->action[action & (XDPD_ACT_SLOTS - 1)], p->len);
+		counter_add(&s->reason[reason & (XDPD_R_SLOTS - 1)], p->len);
+		counter_add(&s->l3[p->l3 & (XDPD_L3_SLOTS - 1)], p->len);
+		counter_add(&s->l4[p->l4 & (XDPD_L4_SLOTS - 1)], p->len);
 	}
 	return action;
 }

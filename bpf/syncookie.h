@@ -354,7 +354,7 @@ static __always_inline __u32 sc_handle_syn(struct xdp_md *ctx, struct pkt *p, __
 	__u32 action;
 
 	/* a SYN in several buffers (multi-buffer XDP): left to the kernel */
-	if (cfg_multibuf && p->len != (__u64)(p->data_end - p->data))
+	if (!p->linear)
 		return XDPD_ACT_PASS;
 	action = xdpd_syncookie_syn(ctx, p->l3_off, p->l4_off, p->l3 == XDPD_L3_IPV6);
 	if (action == XDPD_ACT_TX)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The xdpd pipeline: parse -> watch -> shield -> firewall -> rate limits ->
- * SYN cookies -> stats. Each stage is a header; the ones switched off at load
+ * SYN cookies -> load balancer -> stats. Each stage is a header; the ones switched off at load
  * time (cfg_*) are pruned by the verifier. */
 #include "common.h"
 #include "maps.h"
@@ -10,6 +10,7 @@
 #include "firewall.h"
 #include "ratelimit.h"
 #include "syncookie.h"
+#include "lb.h"
 #include "stats.h"
 
 SEC("xdp.frags")
@@ -22,9 +23,7 @@ int xdpd_pipeline(struct xdp_md *ctx)
 	__u32 limit = 0;
 	int rc;
 
-	rc = parse_packet(ctx, &p);
-	p.len = cfg_multibuf ? bpf_xdp_get_buff_len(ctx)
-			     : (__u64)(p.data_end - p.data);
+	rc = xdpd_parse(ctx, &p);
 	if (rc != PARSE_OK)
 		return stats_record(&p, cfg_malformed_action, rc);
 
@@ -70,6 +69,10 @@ int xdpd_pipeline(struct xdp_md *ctx)
 	if (cfg_syncookie &&
 	    (!cfg_syncookie_auto || (cfg_watch && watch && (watch->flags & XDPD_WATCH_F_SYNCOOKIE))))
 		action = syncookie_run(ctx, &p, &reason);
+
+	/* stage: load balancer: to a VIP, or a NAT backend's reply -- bpf/lb.h */
+	if (cfg_lb && action == XDPD_ACT_PASS)
+		action = lb_run(ctx, &p, &reason);
 
 	return stats_record(&p, action, reason);
 }

@@ -109,12 +109,18 @@ struct xdpd_counter {
 	__u64 bytes;
 };
 
+/* Counter slots per action, L3 and L4 class: powers of two, so the data
+ * plane indexes them with a mask the verifier can follow. */
+#define XDPD_ACT_SLOTS 8
+#define XDPD_L3_SLOTS  4
+#define XDPD_L4_SLOTS  8
+
 /* Value of xdpd_stats (PERCPU_ARRAY, one slot per attached interface). */
 struct xdpd_if_stats {
-	struct xdpd_counter action[XDPD_ACT_MAX];
+	struct xdpd_counter action[XDPD_ACT_SLOTS];
 	struct xdpd_counter reason[XDPD_R_SLOTS];
-	struct xdpd_counter l3[XDPD_L3_MAX];
-	struct xdpd_counter l4[XDPD_L4_MAX];
+	struct xdpd_counter l3[XDPD_L3_SLOTS];
+	struct xdpd_counter l4[XDPD_L4_SLOTS];
 };
 
 /* ---- runtime switches: xdpd_runtime (ARRAY[1], mmapable) ---------------- */
@@ -316,6 +322,16 @@ struct xdpd_lb_runtime {
 	__u64 udp_timeout_ns;  /* idle UDP flows re-hash after this             */
 	__u32 new_flow_limit;  /* flows inserted per second per CPU; 0: no limit */
 	__u32 _pad;
+};
+
+/* Value of xdpd_lb_probe (ARRAY[1], per program instance): what the LB
+ * stage of a probe instance (`xdpd lb lookup`) decided for its packet. A probe
+ * instance inserts no flow and counts nothing. */
+struct xdpd_lb_probe {
+	__u32 seq;             /* incremented by every probed packet            */
+	__u32 vip;             /* VIP index; ~0: not to a VIP                   */
+	__u32 backend;         /* slot; ~0: none                                */
+	__u32 table_hit;       /* 1: from the connection table, 0: from the ring */
 };
 
 /* Value of xdpd_lb_vip_stats (PERCPU_ARRAY[XDPD_LB_MAX_VIPS]). */

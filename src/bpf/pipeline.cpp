@@ -14,9 +14,9 @@
 namespace xdpd::bpf {
 
 std::string PipelineConfig::describe() const {
-    return fmt::format("slot={} firewall={} shield={} ratelimit={} watch={} syncookies={} multibuf={} malformed={}",
+    return fmt::format("slot={} firewall={} shield={} ratelimit={} watch={} lb={} syncookies={} multibuf={} malformed={}",
                        ifslot, firewall ? "on" : "off", shield ? "on" : "off", ratelimit ? "on" : "off",
-                       watch ? "on" : "off",
+                       watch ? "on" : "off", !lb ? "off" : lb_probe ? "probe" : lb_nat ? "nat" : "dsr",
                        syncookie_ports.empty() ? "off"
                                                : fmt::format("{} ports{}", syncookie_ports.size(),
                                                              syncookie_auto ? " (auto)" : ""),
@@ -28,7 +28,9 @@ const std::vector<std::string>& shared_map_names() {
     static const std::vector<std::string> names = {
         "xdpd_stats",  "xdpd_runtime",    "xdpd_fw_tuples", "xdpd_fw_entries", "xdpd_fw_bloom",
         "xdpd_rule_stats", "xdpd_ifaces", "xdpd_fw_slots", "xdpd_bans", "xdpd_allow", "xdpd_limits", "xdpd_buckets",
-        "xdpd_watch_prefixes", "xdpd_watch_stats", "xdpd_watch_hll", "xdpd_watch", "xdpd_watch_sources"};
+        "xdpd_watch_prefixes", "xdpd_watch_stats", "xdpd_watch_hll", "xdpd_watch", "xdpd_watch_sources",
+        "xdpd_lb_vips", "xdpd_lb_rings", "xdpd_lb_backends", "xdpd_lb_nat", "xdpd_lb_flows", "xdpd_lb_runtime",
+        "xdpd_lb_vip_stats", "xdpd_lb_backend_stats", "xdpd_lb_devmap"};
     return names;
 }
 
@@ -63,6 +65,9 @@ Pipeline Pipeline::load_impl(const PipelineConfig& cfg, const std::string* pin_d
     ro.cfg_ratelimit = cfg.ratelimit;
     ro.cfg_watch = cfg.watch;
     ro.cfg_syncookie_auto = cfg.syncookie_auto;
+    ro.cfg_lb = cfg.lb;
+    ro.cfg_lb_nat = cfg.lb && cfg.lb_nat;
+    ro.cfg_lb_probe = cfg.lb && cfg.lb_probe;
     if (cfg.syncookie_ports.size() > XDPD_SYNCOOKIE_MAX_PORTS)
         throw std::invalid_argument(fmt::format("SYN cookies protect at most {} ports, got {}",
                                                 XDPD_SYNCOOKIE_MAX_PORTS, cfg.syncookie_ports.size()));

@@ -32,6 +32,9 @@ struct PipelineConfig {
     __u8 syncookie_wscale = 7;                            // our window scale
     __u8 syncookie_ttl = 64;                              // TTL / hop limit of the SYN-ACK
     bool syncookie_auto = false;  // answer SYNs only where a watch switched cookies on
+    bool lb = false;        // L4 load balancer (bpf/lb.h)
+    bool lb_nat = false;    // ... with NAT services, whose replies are rewritten
+    bool lb_probe = false;  // an `lb lookup` instance: decides, records, changes and counts nothing
 
     std::string describe() const;  // "firewall=on multibuf=off malformed=drop"
 };

@@ -22,7 +22,9 @@ inline constexpr std::array<std::string_view, XDPD_R_MAX> kReasonNames = {
     "lb_forward",      "lb_reply",        "lb_icmp_echo",   "lb_icmp_error",
     "lb_neigh_pass",   "lb_no_backend",   "lb_no_route",    "lb_oversized",
     "lb_fragment",     "lb_ttl"};
-static_assert(XDPD_R_MAX <= XDPD_R_SLOTS, "xdpd_if_stats has no counter slot for every reason");
+static_assert(XDPD_R_MAX <= XDPD_R_SLOTS && XDPD_ACT_MAX <= XDPD_ACT_SLOTS && XDPD_L3_MAX <= XDPD_L3_SLOTS &&
+                  XDPD_L4_MAX <= XDPD_L4_SLOTS,
+              "xdpd_if_stats has no counter slot for every value");
 
 inline constexpr std::array<std::string_view, XDPD_L3_MAX> kL3Names = {"ipv4", "ipv6", "arp", "other"};
 

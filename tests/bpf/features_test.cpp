@@ -11,7 +11,13 @@ namespace {
 class PipelineFeatures : public PipelineFixture {};
 
 TEST_F(PipelineFeatures, EveryCombinationLoads) {
-    for (int m = 0; m < 32; ++m) {
+    // Every combination of the first five stages; the load balancer's three
+    // variants (DSR only, with NAT, probe) with none, one and all of them.
+    std::vector<int> combos;
+    for (int m = 0; m < 32; ++m) combos.push_back(m);
+    for (int lb : {32, 64 + 32, 128 + 64 + 32})
+        for (int m : {0, 1, 31}) combos.push_back(lb | m);
+    for (int m : combos) {
         bpf::PipelineConfig cfg{.firewall = bool(m & 1), .shield = bool(m & 2), .ratelimit = bool(m & 4),
                                 .watch = bool(m & 8)};
         cfg.multibuf = true;
@@ -19,6 +25,9 @@ TEST_F(PipelineFeatures, EveryCombinationLoads) {
             cfg.syncookie_ports = {80, 443};
             cfg.syncookie_auto = bool(m & 8);  // auto mode goes with the watch stage
         }
+        cfg.lb = m & 32;
+        cfg.lb_nat = m & 64;
+        cfg.lb_probe = m & 128;
         EXPECT_NO_THROW(load(cfg)) << cfg.describe();
     }
 }
