@@ -119,6 +119,7 @@ __noinline int xdpd_lb_forward(struct xdp_md *ctx, __u64 l3, __u64 l4, __u64 met
 
 /* TCP/UDP from a NAT backend's service address and port: the source becomes
  * the VIP's, and the packet goes to the client by the kernel's routing table.
+ * Packets to this host itself (answers to its health checks) are left alone.
  * No per-flow state: a reply is recognised by its source alone, so replies
  * keep flowing when the connection table is full or was evicted. */
 __noinline int xdpd_lb_reply(struct xdp_md *ctx, __u64 l3, __u64 l4, __u64 meta)
@@ -159,9 +160,11 @@ __noinline int xdpd_lb_reply(struct xdp_md *ctx, __u64 l3, __u64 l4, __u64 meta)
 	vs = lb_vip_stats(nat->vip);
 	bs = lb_backend_stats(nat->backend);
 	len = lb_len(ctx, data, end);
+	rc = lb_fib(ctx, sc, v6, fk->dst, proto, nh);
+	if (rc == LB_NH_LOCAL)
+		return LB_NOT_MINE;  /* to this host (health checks): not a NAT reply */
 	if (lb_ttl(data, end, l3, v6) <= 1)
 		return LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_TTL);
-	rc = lb_fib(ctx, sc, v6, fk->dst, proto, nh);
 	if (rc == LB_NH_FAIL) {
 		if (vs)
 			vs->no_route++;

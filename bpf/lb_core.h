@@ -40,6 +40,7 @@
 #define LB_NH_OK    0
 #define LB_NH_NEIGH 1              /* route found, neighbour not resolved     */
 #define LB_NH_FAIL  2
+#define LB_NH_LOCAL 3              /* the destination is this host's          */
 
 #define LB_NH_TTL_NS 1000000000ull  /* a cached route is used for a second  */
 #define LB_NO_SLOT 0xffffffffu
@@ -107,6 +108,8 @@ static __always_inline int lb_fib(struct xdp_md *ctx, struct lb_scratch *sc, __u
 	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return LB_NH_NEIGH;
+	if (rc == BPF_FIB_LKUP_RET_NOT_FWDED)
+		return LB_NH_LOCAL;
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return LB_NH_FAIL;
 	nh->ifindex = fib->ifindex;
@@ -139,7 +142,7 @@ static __always_inline int lb_backend_route(struct xdp_md *ctx, struct lb_scratc
 	rc = lb_fib(ctx, sc, be->family == 6, be->addr, proto, nh);
 	if (rc != LB_NH_OK) {
 		nh->ifindex = 0;
-		return rc;
+		return rc == LB_NH_NEIGH ? rc : LB_NH_FAIL;
 	}
 	nh->gen = be->gen;
 	nh->expires_ns = now + LB_NH_TTL_NS;

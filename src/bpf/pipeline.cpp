@@ -9,6 +9,7 @@
 
 #include "bpf/libbpf_log.hpp"
 #include "bpf/load.hpp"
+#include "util/fd.hpp"
 #include "xdpd.skel.h"
 
 namespace xdpd::bpf {
@@ -84,6 +85,16 @@ Pipeline Pipeline::load_impl(const PipelineConfig& cfg, const std::string* pin_d
         if (!m) throw std::logic_error("BPF object has no map " + name);
         if (pin_dir) {
             std::string path = *pin_dir + "/" + name;
+            // The kernel marks every devmap read-only for programs (a flag the
+            // object cannot ask for), so libbpf's check of a pinned map's
+            // flags never passes for one: adopt it directly.
+            if (bpf_map__type(m) == BPF_MAP_TYPE_DEVMAP_HASH) {
+                UniqueFd pinned(bpf_obj_get(path.c_str()));
+                if (pinned) {
+                    check(bpf_map__reuse_fd(m, pinned.get()), "reuse pinned map " + path);
+                    continue;
+                }
+            }
             check(bpf_map__set_pin_path(m, path.c_str()), "set pin path of map " + name);
         } else if (other) {
             check(bpf_map__reuse_fd(m, bpf_map__fd(bpf_object__find_map_by_name(

@@ -40,4 +40,10 @@ struct EventsOptions {
 int cmd_events(const Common& c, const EventsOptions& o);
 int cmd_allow(const Common& c, const ListOptions& o);
 
+struct LbOptions {
+    std::string op = "show";        // show | lookup | weight | drain | undrain
+    std::vector<std::string> args;  // the operation's arguments
+};
+int cmd_lb(const Common& c, const LbOptions& o);
+
 }  // namespace xdpd::cli

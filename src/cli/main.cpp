@@ -92,6 +92,19 @@ int main(int argc, char** argv) {
     events->add_flag("-f,--follow", ev_opts.follow, "Keep printing new events as they happen (Ctrl-C to stop)");
     events->add_flag("-j,--json", common.json, "One JSON object per line");
 
+    cli::LbOptions lb_opts;
+    auto* lb = app.add_subcommand("lb", "L4 load balancer (docs/loadbalancer.md):\n"
+                                        "  xdpd lb [show]                             services, backends: weight, health, ring share, counters\n"
+                                        "  xdpd lb lookup tcp|udp SRC:SPORT VIP:PORT  the backend this flow goes to (runs the real program)\n"
+                                        "  xdpd lb weight SERVICE BACKEND WEIGHT      set a weight live (0-1000; 'config' goes back)\n"
+                                        "  xdpd lb drain SERVICE BACKEND              weight 0: no new flows, established ones stay\n"
+                                        "  xdpd lb undrain SERVICE BACKEND            back to the config's weight\n"
+                                        "Live weights last until the daemon restarts.");
+    lb->add_option("op", lb_opts.op, "show | lookup | weight | drain | undrain")
+        ->check(CLI::IsMember({"show", "lookup", "weight", "drain", "undrain"}));
+    lb->add_option("args", lb_opts.args, "The operation's arguments");
+    lb->add_flag("-j,--json", common.json, "Machine-readable output");
+
     xdpd::lab::LabOptions lab_opts;
     auto* lab = app.add_subcommand("lab", "Demo: client, attacker and server namespaces, xdpd guarding the server,\n"
                                           "real ICMP/TCP/UDP traffic (IPv4 and IPv6) without and with xdpd, and a\n"
@@ -118,6 +131,13 @@ int main(int argc, char** argv) {
         }
         if (*mitigation) return cli::cmd_mitigation(common);
         if (*events) return cli::cmd_events(common, ev_opts);
+        if (*lb) {
+            if (lb_opts.op == "undrain") {
+                lb_opts.op = "weight";
+                lb_opts.args.push_back("config");
+            }
+            return cli::cmd_lb(common, lb_opts);
+        }
         if (*lab) {
             lab_opts.xdpd_binary = std::filesystem::read_symlink("/proc/self/exe");
             return xdpd::lab::run_lab(lab_opts);

@@ -101,6 +101,49 @@ struct MitigationConfig {
     MitigationActions actions_of(size_t watch) const;
 };
 
+// lb: the L4 load balancer (docs/loadbalancer.md). Each service is a VIP
+// (address, protocol, port or all ports) with weighted backends, picked by a
+// Maglev ring; NAT rewrites destination (and replies), DSR only MACs.
+struct LbHealthConfig {
+    std::string type = "tcp";             // tcp | http | udp | none (default: tcp for TCP, none for UDP)
+    std::chrono::milliseconds interval{2000}, timeout{1000};
+    unsigned rise = 2, fall = 3;
+    uint16_t port = 0;                     // 0: the backend's port
+    std::string path = "/";                // http
+    int status = 200;                      // http: expected status
+    std::string host;                      // http: Host header (default: the address)
+    std::string payload = "xdpd-health";   // udp: datagram sent
+    std::string expect;                    // udp: the reply must contain this
+};
+
+struct LbBackendConfig {
+    fw::Cidr addr;          // a host address (/32, /128)
+    uint16_t port = 0;      // 0: the packet's port (all-port services, DSR)
+    unsigned weight = 1;    // 0: draining, no new flows
+    std::string origin;     // "file:line"
+    std::string id() const; // "10.78.0.11:8080", "[fd78::11]:8080": the Maglev identity
+};
+
+struct LbServiceConfig {
+    std::string name;
+    fw::Cidr vip;           // a host address
+    uint8_t proto = 6;      // IPPROTO_TCP or IPPROTO_UDP
+    uint16_t port = 0;      // 0: all ports
+    bool dsr = false;       // mode: dsr (else nat)
+    LbHealthConfig health;
+    std::vector<LbBackendConfig> backends;
+    std::string origin;
+};
+
+struct LbConfig {
+    bool enabled = false;   // true when the section is present unless enabled: false
+    std::chrono::seconds udp_timeout{30};  // idle UDP flows re-hash after this
+    uint32_t new_flow_limit = 0;           // flows inserted per second per CPU; 0: no limit
+    std::vector<LbServiceConfig> services;
+    std::string origin;
+    bool any_nat() const;
+};
+
 struct DaemonConfig {
     std::string socket = "/run/xdpd/xdpd.sock";
     std::string bpffs = "/sys/fs/bpf/xdpd";
@@ -131,6 +174,7 @@ struct Config {
     ShieldConfig shield;
     SyncookieConfig syncookies;
     MitigationConfig mitigation;
+    LbConfig lb;
     DaemonConfig daemon;
     std::vector<Diagnostic> warnings;  // the config is valid, but probably not what was meant
 };

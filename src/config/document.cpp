@@ -9,7 +9,7 @@ namespace xdpd::config::detail {
 namespace {
 
 constexpr std::string_view kTopKeys[] = {"interfaces", "parser", "firewall", "shield", "syncookies",
-                                         "mitigation", "daemon"};
+                                         "mitigation", "lb", "daemon"};
 constexpr std::string_view kParserKeys[] = {"malformed"};
 constexpr std::string_view kMalformed[] = {"drop", "pass"};
 
@@ -41,6 +41,7 @@ Config parse_document(const YAML::Node& root, Reporter& rep) {
     if (const Field* f = top.find("shield")) parse_shield(f->value, cfg.shield, rep);
     if (const Field* f = top.find("syncookies")) parse_syncookies(f->value, cfg.syncookies, rep);
     if (const Field* f = top.find("mitigation")) parse_mitigation(f->value, cfg.mitigation, rep);
+    if (const Field* f = top.find("lb")) parse_lb(f->value, cfg, rep);
     if (const Field* f = top.find("daemon")) parse_daemon(f->value, cfg.daemon, rep);
     if (!rep.error_count()) resolve_limits(root, cfg, rep);
     if (!rep.error_count()) resolve_mitigation(root, cfg, rep);

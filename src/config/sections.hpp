@@ -46,6 +46,11 @@ void resolve_mitigation(const YAML::Node& root, Config& cfg, Reporter& rep);
 // sections are read; `root` gives the positions).
 void resolve_limits(const YAML::Node& root, Config& cfg, Reporter& rep);
 
+// lb: {enabled, udp_timeout, new_flow_limit, services: [{name, vip, proto,
+// port, mode, health, backends: [{addr, port, weight}...]}...]}. Also checks
+// it against syncookies (a VIP port must not be a SYN cookie port).
+void parse_lb(const YAML::Node& node, Config& cfg, Reporter& rep);
+
 // daemon: {socket, bpffs, on_exit, log_level}.
 void parse_daemon(const YAML::Node& node, DaemonConfig& out, Reporter& rep);
 

@@ -8,12 +8,15 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include <chrono>
 
 #include "api/socket.hpp"
 #include "bpf/libbpf_log.hpp"
 #include "config/config.hpp"
 #include "daemon/dataplane.hpp"
+#include "lb/health.hpp"
 #include "mitigation/mitigator.hpp"
 #include "util/error.hpp"
 
@@ -34,6 +37,37 @@ nlohmann::json report_json(const ApplyReport& r) {
             {"tuples", r.rules.tuples},
             {"entries", r.rules.entries},
             {"generation", r.rules.generation}};
+}
+
+// Health check targets of the config's LB services (key: lb::backend_key).
+std::vector<lb::HealthTarget> health_targets(const config::LbConfig& cfg) {
+    std::vector<lb::HealthTarget> out;
+    if (!cfg.enabled) return out;
+    for (const auto& s : cfg.services)
+        for (const auto& b : s.backends) {
+            lb::HealthTarget t;
+            t.key = lb::backend_key(s, b);
+            char buf[64] = {};
+            inet_ntop(b.addr.family == 4 ? AF_INET : AF_INET6, b.addr.addr.data(), buf, sizeof buf);
+            t.addr = buf;
+            t.port = b.port ? b.port : s.port;
+            const auto& h = s.health;
+            using T = lb::HealthCheckSpec::Type;
+            t.spec.type = h.type == "tcp" ? T::tcp : h.type == "http" ? T::http : h.type == "udp" ? T::udp : T::none;
+            if (!t.port && t.spec.type != T::none && !h.port) t.spec.type = T::none;  // all ports, no check port
+            t.spec.interval = h.interval;
+            t.spec.timeout = h.timeout;
+            t.spec.rise = h.rise;
+            t.spec.fall = h.fall;
+            t.spec.port = h.port;
+            t.spec.http_path = h.path;
+            t.spec.http_status = h.status;
+            t.spec.http_host = h.host;
+            t.spec.udp_payload = h.payload;
+            t.spec.udp_expect = h.expect;
+            out.push_back(std::move(t));
+        }
+    return out;
 }
 
 class Daemon {
@@ -73,6 +107,15 @@ public:
             spdlog::error("could not set up automatic mitigation: {}", e.what());
             return 1;
         }
+        // Health checks: their state decides which backends are in the rings.
+        dp_->lb_state().healthy = [this](const std::string& key) { return health_.is_up(key); };
+        try {
+            health_.set_targets(health_targets(cfg_.lb));
+            for (const auto& n : dp_->lb_refresh()) spdlog::info("{}", n);
+        } catch (const std::exception& e) {
+            spdlog::error("could not start the load balancer's health checks: {}", e.what());
+            return 1;
+        }
         spdlog::info("xdpd {} running (pid {}), control socket {}", opts_.config_path, getpid(),
                      cfg_.daemon.socket);
 
@@ -90,8 +133,9 @@ public:
         timerfd_settime(tick.get(), 0, &every, nullptr);
 
         while (!stop_) {
-            pollfd fds[3] = {{sfd.get(), POLLIN, 0}, {server.fd(), POLLIN, 0}, {tick.get(), POLLIN, 0}};
-            if (poll(fds, 3, -1) < 0) {
+            pollfd fds[4] = {{sfd.get(), POLLIN, 0}, {server.fd(), POLLIN, 0}, {tick.get(), POLLIN, 0},
+                             {health_.event_fd(), POLLIN, 0}};
+            if (poll(fds, 4, -1) < 0) {
                 if (errno == EINTR) continue;
                 throw SysError("poll", errno);
             }
@@ -105,6 +149,7 @@ public:
                 uint64_t n;
                 if (read(tick.get(), &n, sizeof n) == sizeof n) housekeeping();
             }
+            if (fds[3].revents & POLLIN) on_health_changes();
         }
         if (detach_requested_ || cfg_.daemon.detach_on_exit) {
             for (const auto& n : dp_->detach_all()) spdlog::info("{}", n);
@@ -128,6 +173,54 @@ private:
         }
         spdlog::info("received {}", strsignal(sig));
         stop_ = true;
+    }
+
+    // Backends that came up or went down: rings rebuilt at once (only the
+    // entries of the backend that changed move), events logged.
+    void on_health_changes() {
+        auto changes = health_.drain();
+        if (changes.empty()) return;
+        for (const auto& c : changes)
+            events_.add(c.up ? "backend_up" : "backend_down", c.key.substr(0, c.key.find('/')),
+                        {{"backend", c.key.substr(c.key.find('/') + 1)}, {"why", c.why}});
+        try {
+            for (const auto& n : dp_->lb_refresh()) spdlog::info("{}", n);
+        } catch (const std::exception& e) {
+            spdlog::error("lb: could not apply health changes: {}", e.what());
+        }
+    }
+
+    nlohmann::json lb_cmd(const nlohmann::json& req) {
+        const std::string op = req.value("op", "status");
+        if (op == "status") return {{"services", dp_->lb_status()}, {"health", health_.status()}};
+        if (op == "lookup")
+            return dp_->lb_lookup(req.value("proto", "tcp"), req.at("src").get<std::string>(),
+                                  req.at("sport").get<uint16_t>(), req.at("dst").get<std::string>(),
+                                  req.at("dport").get<uint16_t>());
+        if (op == "weight") {
+            const std::string svc = req.at("service").get<std::string>(), be = req.at("backend").get<std::string>();
+            const config::LbServiceConfig* s = nullptr;
+            for (const auto& x : cfg_.lb.services)
+                if (x.name == svc) s = &x;
+            if (!s) throw std::runtime_error("no lb service named '" + svc + "'");
+            const config::LbBackendConfig* b = nullptr;
+            for (const auto& x : s->backends)
+                if (x.id() == be || x.id().substr(0, x.id().rfind(':')) == be) b = &x;
+            if (!b) throw std::runtime_error("service '" + svc + "' has no backend " + be);
+            const std::string key = lb::backend_key(*s, *b);
+            if (req.contains("weight") && !req["weight"].is_null()) {
+                const auto w = req["weight"].get<int64_t>();
+                if (w < 0 || w > 1000) throw std::runtime_error("weight must be 0-1000");
+                dp_->lb_state().weights[key] = unsigned(w);
+                spdlog::info("lb: {} weight set to {}{}", key, w, w == 0 ? " (draining: no new flows)" : "");
+            } else {
+                dp_->lb_state().weights.erase(key);
+                spdlog::info("lb: {} weight back to the config's {}", key, b->weight);
+            }
+            nlohmann::json notes = dp_->lb_refresh();
+            return {{"backend", key}, {"weight", req.value("weight", nlohmann::json(b->weight))}, {"notes", notes}};
+        }
+        throw std::runtime_error("unknown lb operation '" + op + "' (status, lookup, weight)");
     }
 
     void housekeeping() {
@@ -193,8 +286,10 @@ private:
         next.daemon.bpffs = cfg_.daemon.bpffs;
         ApplyReport r;
         try {
+            health_.set_targets(health_targets(next.lb));  // new backends start up
             r = dp_->apply(next, opts_.replace);
         } catch (const std::exception& e) {
+            health_.set_targets(health_targets(cfg_.lb));
             throw std::runtime_error(fmt::format(
                 "reload rejected, the previous config keeps running: {}", e.what()));
         }
@@ -226,6 +321,7 @@ private:
         if (cmd == "rules") return dp_->rules();
         if (cmd == "ban" || cmd == "allow") return shield_cmd(cmd, req);
         if (cmd == "mitigation") return mitigator_->status();
+        if (cmd == "lb") return lb_cmd(req);
         if (cmd == "events") return events_.since(req.value("after", uint64_t(0)));
         if (cmd == "reload") return reload();
         if (cmd == "monitor") {
@@ -240,13 +336,14 @@ private:
             return {{"detaching", true}};
         }
         throw std::runtime_error("unknown command '" + cmd +
-                                 "' (known: status stats rules reload monitor ban allow mitigation events detach)");
+                                 "' (known: status stats rules reload monitor ban allow mitigation lb events detach)");
     }
 
     RunOptions opts_;
     config::Config cfg_;
     std::unique_ptr<DataPlane> dp_;
     mitigation::EventLog events_;  // outlives reloads
+    lb::HealthChecker health_;      // its thread probes the LB's backends
     std::unique_ptr<mitigation::Mitigator> mitigator_;
     std::chrono::steady_clock::time_point started_;
     bool stop_ = false, detach_requested_ = false;

@@ -23,6 +23,9 @@
 #include "bpf/pipeline.hpp"
 #include "daemon/synproxy.hpp"
 #include "shield/limits.hpp"
+#include "pkt/packet_builder.hpp"
+#include "bpf/test_run.hpp"
+#include "stats/names.hpp"
 #include "stats/snapshot.hpp"
 #include "util/error.hpp"
 
@@ -65,6 +68,29 @@ __u64 lpm_trie_bytes(const bpf_map_info& info, __u64 n) {
     __u64 slab = 8;
     while (slab < node) slab = slab < 64 ? slab * 2 : slab == 64 ? 96 : slab == 96 ? 128 : slab == 128 ? 192 : slab * 2;
     return 2 * n * slab;
+}
+
+std::string read_sysctl(const std::string& path) {
+    std::ifstream in(path);
+    std::string v;
+    in >> v;
+    return v;
+}
+
+// The balancer routes with the kernel's tables (bpf_fib_lookup), which answer
+// only where the interface forwards.
+std::vector<std::string> lb_forwarding_warnings(const config::Config& cfg) {
+    std::vector<std::string> out;
+    bool v4 = false, v6 = false;
+    for (const auto& s : cfg.lb.services) (s.vip.family == 4 ? v4 : v6) = true;
+    for (const auto& ic : cfg.interfaces)
+        if (v4 && read_sysctl("/proc/sys/net/ipv4/conf/" + ic.name + "/forwarding") == "0")
+            out.push_back(fmt::format("lb: IPv4 forwarding is off on {}: packets to IPv4 VIPs are dropped "
+                                      "(no_route) until `sysctl -w net.ipv4.conf.{}.forwarding=1`", ic.name, ic.name));
+    if (v6 && read_sysctl("/proc/sys/net/ipv6/conf/all/forwarding") == "0")
+        out.push_back("lb: IPv6 forwarding is off: packets to IPv6 VIPs are dropped (no_route) until "
+                      "`sysctl -w net.ipv6.conf.all.forwarding=1`");
+    return out;
 }
 
 }  // namespace
@@ -208,6 +234,8 @@ ApplyReport DataPlane::apply(const config::Config& cfg, bool replace_foreign) {
         pc.shield = cfg.shield.enabled;
         for (const auto& r : cfg.rules.rules) pc.ratelimit |= r.limit_index.has_value();
         pc.watch = cfg.mitigation.enabled;
+        pc.lb = cfg.lb.enabled;
+        pc.lb_nat = cfg.lb.enabled && cfg.lb.any_nat();
         for (size_t w = 0; pc.watch && w < cfg.mitigation.watches.size(); ++w)
             pc.ratelimit |= cfg.mitigation.actions_of(w).limit_index.has_value();
         if (cfg.syncookies.enabled) {
@@ -320,11 +348,24 @@ ApplyReport DataPlane::apply(const config::Config& cfg, bool replace_foreign) {
     if (!cfg.syncookies.enabled)
         if (auto note = synproxy_remove()) report.notes.push_back(*note);
 
+    // 5c. Load balancer: services, backends, rings (and their removal).
+    lb_ifindexes_.clear();
+    for (const auto& t : targets) lb_ifindexes_.push_back(__u32(t.ifindex));
+    if (!lb_) lb_ = std::make_unique<lb::Installer>([this](const std::string& n) { return pinned(n); });
+    for (auto& n : lb_->apply(cfg.lb, lb_ifindexes_, lb_state_)) report.notes.push_back(std::move(n));
+    if (cfg.lb.enabled && !targets.empty()) {
+        lb_probe_cfg_ = targets.front().pc;
+        lb_probe_cfg_.lb_probe = true;
+        lb_probe_ifindex_ = __u32(targets.front().ifindex);
+        lb_probe_.reset();  // loaded at the first lookup
+        for (auto& w : lb_forwarding_warnings(cfg)) report.warnings.push_back(std::move(w));
+    }
+
     // 6. Rules, lists and switches.
     report.rules = installer_->install(rules);
     apply_shield(cfg.shield);
     installer_->set_monitor(cfg.monitor);
-    report.warnings = report.rules.warnings;
+    report.warnings.insert(report.warnings.end(), report.rules.warnings.begin(), report.rules.warnings.end());
     last_install_ = report.rules;
     applied_ = cfg;
     return report;
@@ -349,6 +390,8 @@ std::vector<std::string> DataPlane::detach_all() {
     if (auto note = synproxy_remove()) notes.push_back(*note);
     lists_.reset();
     installer_.reset();
+    lb_probe_.reset();
+    lb_.reset();
     fw_maps_.reset();
     maps_.clear();
     for (const auto& name : bpf::shared_map_names()) unlink((dir_ + "/" + name).c_str());
@@ -476,6 +519,59 @@ nlohmann::json DataPlane::rules() const {
         out.push_back({{"id", c.id}, {"rule", c.describe}, {"action", fw::to_string(c.action)},
                        {"slot", c.slot}, {"packets", c.total.packets}, {"bytes", c.total.bytes}});
     return out;
+}
+
+std::vector<std::string> DataPlane::lb_refresh() {
+    if (!lb_ || !applied_) return {};
+    return lb_->apply(applied_->lb, lb_ifindexes_, lb_state_);
+}
+
+nlohmann::json DataPlane::lb_status() const {
+    if (!lb_ || !applied_) return nlohmann::json::array();
+    return lb_->status(applied_->lb, lb_state_);
+}
+
+nlohmann::json DataPlane::lb_lookup(const std::string& proto, const std::string& src, uint16_t sport,
+                                    const std::string& dst, uint16_t dport) {
+    if (!lb_ || !applied_ || !applied_->lb.enabled) throw std::runtime_error("no load balancer is configured");
+    if (proto != "tcp" && proto != "udp") throw std::runtime_error("proto must be tcp or udp, not '" + proto + "'");
+    const bool v6 = src.find(':') != std::string::npos;
+    if (v6 != (dst.find(':') != std::string::npos))
+        throw std::runtime_error("source and destination must both be IPv4 or both IPv6");
+    if (!lb_probe_) lb_probe_ = std::make_unique<bpf::Pipeline>(bpf::Pipeline::load_pinned(lb_probe_cfg_, dir_));
+
+    // A mid-flow packet (ACK, not SYN: a SYN would re-hash) from the client.
+    pkt::PacketBuilder b;
+    b.eth({0x02, 0, 0, 0, 0, 1}, {0x02, 0, 0, 0, 0, 2});
+    if (v6) b.ipv6(src, dst); else b.ipv4(src, dst);
+    if (proto == "tcp") b.tcp(sport, dport, pkt::kAck); else b.udp(sport, dport);
+    b.payload(16);
+    const bpf::MapRef probe_map = lb_probe_->map("xdpd_lb_probe");
+    bpf::Map<__u32, xdpd_lb_probe> probe(probe_map);
+    const __u32 seq = probe.lookup(0).value_or(xdpd_lb_probe{}).seq;
+    const auto r = bpf::test_run(lb_probe_->prog_fd(), b.build(), {.ingress_ifindex = lb_probe_ifindex_});
+    const auto p = probe.lookup(0).value_or(xdpd_lb_probe{});
+
+    nlohmann::json j = {{"flow", fmt::format("{} {} {} -> {} {}", proto, src, sport, dst, dport)},
+                        {"verdict", r.action < stats::kActionNames.size() ? std::string(stats::kActionNames[r.action])
+                                                                          : std::to_string(r.action)}};
+    if (p.seq == seq) {
+        j["service"] = nullptr;
+        j["note"] = "not to a VIP: the load balancer leaves it alone";
+        return j;
+    }
+    for (const auto& s : applied_->lb.services) {
+        if (s.name.empty()) continue;
+        for (const auto& be : s.backends)
+            if (lb_->slot_of(s, be) == int(p.backend)) {
+                j["service"] = s.name;
+                j["backend"] = be.id();
+            }
+    }
+    if (p.backend == ~0u) j["backend"] = nullptr;
+    j["from"] = p.table_hit ? "connection table" : "ring (new flow)";
+    j["slot"] = p.backend == ~0u ? nlohmann::json(nullptr) : nlohmann::json(p.backend);
+    return j;
 }
 
 }  // namespace xdpd::daemon

@@ -12,8 +12,10 @@
 #include <nlohmann/json.hpp>
 
 #include "bpf/map.hpp"
+#include "bpf/pipeline.hpp"
 #include "config/config.hpp"
 #include "fw/installer.hpp"
+#include "lb/installer.hpp"
 #include "shield/lists.hpp"
 
 namespace xdpd::daemon {
@@ -53,6 +55,17 @@ public:
     nlohmann::json stats() const;
     nlohmann::json rules() const;
 
+    // Load balancer: live state (health, weight overrides) the daemon keeps,
+    // re-applied by lb_refresh() without reloading the config.
+    lb::LbState& lb_state() { return lb_state_; }
+    std::vector<std::string> lb_refresh();
+    nlohmann::json lb_status() const;
+    // Which backend the real program picks for this flow (a probe instance
+    // of the pipeline runs on a synthetic packet; nothing is inserted or
+    // counted). proto: "tcp" or "udp".
+    nlohmann::json lb_lookup(const std::string& proto, const std::string& src, uint16_t sport,
+                             const std::string& dst, uint16_t dport);
+
     const std::string& pin_dir() const { return dir_; }
     // A pinned map by name (borrowed fd; valid while this object lives).
     bpf::MapRef pinned(const std::string& name) const;
@@ -68,6 +81,12 @@ private:
     std::unique_ptr<shield::Lists> lists_;
     shield::Lists& lists() const;
     std::optional<config::Config> applied_;
+    std::unique_ptr<lb::Installer> lb_;
+    lb::LbState lb_state_;
+    std::vector<__u32> lb_ifindexes_;
+    bpf::PipelineConfig lb_probe_cfg_;
+    __u32 lb_probe_ifindex_ = 0;
+    std::unique_ptr<bpf::Pipeline> lb_probe_;
     fw::InstallReport last_install_;
 };
 
