@@ -155,6 +155,19 @@ int cmd_status(const Common& c) {
         else
             std::cout << "mitigation: off\n";
     }
+    if (j.contains("lb")) {
+        const auto& l = j["lb"];
+        if (l.value("enabled", false))
+            std::cout << fmt::format("load balancer: {} services, {} backends ({} up, {} down, {} drained); "
+                                     "{} of {} flows in the table; forwarded {}, replies {}, no backend {}, "
+                                     "no route {} (`xdpd lb` for details)\n",
+                                     l.value("services", 0), l.value("backends", 0), l.value("up", 0),
+                                     l.value("down", 0), l.value("drained", 0), l.value("flows", 0),
+                                     l.value("flows_max", 0), l.value("forwarded", 0ull), l.value("replies", 0ull),
+                                     l.value("no_backend", 0ull), l.value("no_route", 0ull));
+        else
+            std::cout << "load balancer: off\n";
+    }
     std::cout << fmt::format("maps ({:.1f} MiB locked, {:.1f} MiB estimated in use):\n",
                              j.value("memlock_bytes", 0.0) / 1048576.0,
                              j.value("memory_estimate_bytes", 0.0) / 1048576.0);

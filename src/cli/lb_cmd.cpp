@@ -42,9 +42,11 @@ int show(const Common& c) {
     for (const auto& h : j["health"]) health[h.value("key", "")] = h;
     for (const auto& s : j["services"]) {
         const unsigned port = s.value("port", 0u);
+        std::string vip = s.value("vip", "");
+        if (vip.find(':') != std::string::npos) vip = "[" + vip + "]";
         std::cout << fmt::format("{} {} {}:{} ({}): {} packets, {} new flows, table hit/miss {}/{}, "
                                  "no backend {}, no route {}\n",
-                                 s.value("name", ""), s.value("proto", ""), s.value("vip", ""),
+                                 s.value("name", ""), s.value("proto", ""), vip,
                                  port ? std::to_string(port) : std::string("*"), s.value("mode", ""),
                                  s.value("packets", 0), s.value("new_flows", 0), s.value("table_hit", 0),
                                  s.value("table_miss", 0), s.value("no_backend", 0), s.value("no_route", 0));

@@ -436,7 +436,8 @@ nlohmann::json DataPlane::status() const {
         {"xdpd_allow", rt.load(rt->n_allow)},
         {"xdpd_watch_prefixes", rt.load(rt->n_watch_prefixes)},
         {"xdpd_buckets", bpf::count_entries(maps_.at("xdpd_buckets"))},
-        {"xdpd_watch_sources", bpf::count_entries(maps_.at("xdpd_watch_sources"))}};
+        {"xdpd_watch_sources", bpf::count_entries(maps_.at("xdpd_watch_sources"))},
+        {"xdpd_lb_flows", bpf::count_entries(maps_.at("xdpd_lb_flows"))}};
     j["maps"] = nlohmann::json::array();
     __u64 total = 0, estimate_total = 0;
     for (const auto& [name, m] : maps_) {
@@ -481,6 +482,21 @@ nlohmann::json DataPlane::status() const {
         j["syncookies"] = {{"sent", reason(XDPD_R_SYNCOOKIE_SENT)},
                            {"validated", reason(XDPD_R_SYNCOOKIE_OK)},
                            {"failed", reason(XDPD_R_SYNCOOKIE_BAD)}};
+        {
+            const auto services = lb_status();
+            size_t backends = 0, up = 0, drained = 0;
+            for (const auto& sv : services)
+                for (const auto& b : sv["backends"]) {
+                    ++backends;
+                    up += b["health"] == "up";
+                    drained += b["weight"] == 0;
+                }
+            j["lb"] = {{"enabled", applied_ && applied_->lb.enabled}, {"services", services.size()},
+                       {"backends", backends}, {"up", up}, {"down", backends - up}, {"drained", drained},
+                       {"flows", in_use.at("xdpd_lb_flows")}, {"flows_max", XDPD_LB_MAX_FLOWS},
+                       {"forwarded", reason(XDPD_R_LB_FORWARD)}, {"replies", reason(XDPD_R_LB_REPLY)},
+                       {"no_backend", reason(XDPD_R_LB_NO_BACKEND)}, {"no_route", reason(XDPD_R_LB_NO_ROUTE)}};
+        }
         if (applied_) {
             j["shield"]["enabled"] = applied_->shield.enabled;
             nlohmann::json limits = nlohmann::json::array();

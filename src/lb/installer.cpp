@@ -46,6 +46,12 @@ struct NatLess {
     }
 };
 
+// "10.99.0.1", "fd99::1": a VIP without its /32, /128.
+std::string host(const fw::Cidr& c) {
+    const std::string t = c.str();
+    return t.substr(0, t.find('/'));
+}
+
 unsigned weight_of(const config::LbServiceConfig& s, const config::LbBackendConfig& b, const LbState& st) {
     auto it = st.weights.find(backend_key(s, b));
     return it != st.weights.end() ? it->second : b.weight;
@@ -108,7 +114,9 @@ std::vector<std::string> Installer::apply(const config::LbConfig& cfg, const std
         index[i] = x;
         used.insert(x);
         vstats.zero(x);
-        notes.push_back(fmt::format("lb: service {} ({}) added", services[i].name, services[i].vip.str()));
+        notes.push_back(fmt::format("lb: service {} ({} {} {}) added", services[i].name,
+                                    services[i].proto == 6 ? "tcp" : "udp", host(services[i].vip),
+                                    services[i].port ? std::to_string(services[i].port) : std::string("all ports")));
     }
 
     // 2. Backend slots: kept by (VIP index, identity); freed slots of other
@@ -289,7 +297,7 @@ nlohmann::json Installer::status(const config::LbConfig& cfg, const LbState& sta
                           {"reply_packets", t.reply.packets}, {"reply_bytes", t.reply.bytes},
                           {"new_flows", t.new_flows}});
         }
-        out.push_back({{"name", s.name}, {"vip", s.vip.str()}, {"proto", s.proto == 6 ? "tcp" : "udp"},
+        out.push_back({{"name", s.name}, {"vip", host(s.vip)}, {"proto", s.proto == 6 ? "tcp" : "udp"},
                        {"port", s.port}, {"mode", s.dsr ? "dsr" : "nat"}, {"index", vi->second},
                        {"packets", v.fwd.packets}, {"bytes", v.fwd.bytes},
                        {"reply_packets", v.reply.packets}, {"reply_bytes", v.reply.bytes},

@@ -26,7 +26,17 @@ TEST_F(LbDaemon, NatSpreadsTcpAndUdpByWeight) {
     auto ucount = net::count_names(unames);
     EXPECT_EQ(ucount[""], 0) << net::describe_errors(errors);
     for (const char* b : {"be1", "be2", "be3"}) EXPECT_NEAR(ucount[b], 100, 45) << net::describe_names(unames);
-    std::fprintf(stderr, "%s\n", lb_status().dump(1).c_str());
+    auto st = daemon_->call({{"cmd", "status"}})["lb"];
+    EXPECT_EQ(st["services"], 2);
+    EXPECT_EQ(st["backends"], 6);
+    EXPECT_EQ(st["up"], 6);
+    EXPECT_GE(st["flows"].get<int>(), 600) << "TCP flows in the connection table";
+    EXPECT_GE(st["forwarded"].get<uint64_t>(), 600u * 3);
+    EXPECT_GE(st["replies"].get<uint64_t>(), 600u * 2);
+    auto show = net::exec(nullptr, {XDPD_BINARY, "--netns", lab_.lb().name(), "--socket", paths_.socket, "lb"});
+    EXPECT_EQ(show.exit_code, 0) << show.err;
+    EXPECT_NE(show.out.find("web tcp 10.99.0.1:80 (nat)"), std::string::npos) << show.out;
+    std::fprintf(stderr, "%s", show.out.c_str());
 }
 
 }  // namespace
