@@ -210,8 +210,15 @@ void parse_lb(const YAML::Node& node, Config& cfg, Reporter& rep) {
     if (const Field* f = m.find("udp_timeout"))
         if (auto d = read_ms(*f, rep)) out.udp_timeout = std::max(std::chrono::seconds(1),
                                                                   std::chrono::duration_cast<std::chrono::seconds>(*d));
-    if (const Field* f = m.find("new_flow_limit"))
-        if (auto v = read_uint(*f, 0, 100000000, rep)) out.new_flow_limit = uint32_t(*v);
+    if (const Field* f = m.find("new_flow_limit")) {
+        auto t = read_scalar(*f, rep);
+        auto v = t && *t == "0" ? std::optional<double>(0) : t ? parse_si(*t) : std::nullopt;
+        if (t && (!v || *v > 1e9))
+            rep.error(f->value, fmt::format("new_flow_limit must be a number of flows per second and CPU (suffixes "
+                                            "k, M; 0: no limit), got '{}'", *t));
+        else if (v)
+            out.new_flow_limit = uint32_t(*v);
+    }
 
     const Field* services = m.find("services");
     if (!services) {

@@ -61,7 +61,7 @@ TEST(LbConfig, ServiceDefaultsAndBackends) {
 }
 
 TEST(LbConfig, UdpDsrIpv6AllPortsAndHealth) {
-    auto c = load_string(kIf + "lb:\n  udp_timeout: 90s\n  new_flow_limit: 50000\n  services:\n"
+    auto c = load_string(kIf + "lb:\n  udp_timeout: 90s\n  new_flow_limit: 50k\n  services:\n"
                                "    - {name: dns, vip: 'fd99::1', proto: udp, port: 53, mode: dsr,\n"
                                "       health: {type: udp, payload: ping, expect: pong, interval: 500ms, timeout: 200ms},\n"
                                "       backends: [{addr: 'fd78::11'}, {addr: 'fd78::12', weight: 0}]}\n"
