@@ -80,15 +80,21 @@ int cmd_check(const Common& c, const std::string& path) {
         return 1;
     }
     for (const auto& w : compiled.warnings) warnings.push_back("warning: " + w);
+    size_t backends = 0;
+    for (const auto& s : cfg.lb.services) backends += s.backends.size();
     if (c.json) {
         print_json({{"ok", true}, {"interfaces", cfg.interfaces.size()}, {"rules", cfg.rules.rules.size()},
                     {"tuples", compiled.tuples.size()}, {"entries", compiled.entries.size()},
+                    {"lb_services", cfg.lb.services.size()}, {"lb_backends", backends},
                     {"warnings", warnings}});
     } else {
         for (const auto& w : warnings) std::cerr << w << "\n";
-        std::cout << fmt::format("{}: OK: {} interface(s), {} rule(s) in {} match shape(s), {} classifier entries\n",
+        std::cout << fmt::format("{}: OK: {} interface(s), {} rule(s) in {} match shape(s), {} classifier entries{}\n",
                                  path, cfg.interfaces.size(), cfg.rules.rules.size(),
-                                 compiled.tuples.size(), compiled.entries.size());
+                                 compiled.tuples.size(), compiled.entries.size(),
+                                 cfg.lb.services.empty() ? std::string()
+                                                         : fmt::format(", {} lb service(s) with {} backend(s)",
+                                                                       cfg.lb.services.size(), backends));
     }
     return 0;
 }
