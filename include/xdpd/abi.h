@@ -85,7 +85,7 @@ enum xdpd_reason {
 	XDPD_R_LB_NO_ROUTE,       /* no route, neighbour or egress interface to the backend: dropped */
 	XDPD_R_LB_OVERSIZED,      /* longer than the egress MTU: dropped        */
 	XDPD_R_LB_FRAGMENT,       /* IP fragment to a VIP (no ports to balance on): dropped */
-	XDPD_R_LB_TTL,            /* TTL/hop limit would expire: passed to the kernel (ICMP time exceeded) */
+	XDPD_R_LB_TTL,            /* NAT: TTL/hop limit would expire: dropped */
 	XDPD_R_MAX
 };
 

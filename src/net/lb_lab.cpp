@@ -129,8 +129,9 @@ void set_sysctls(const Netns& ns, const Sysctls& settings) {
             fmt::format("{}: exit {}: {}", p.label(), rc ? *rc : -1, p.err()));
 }
 
-LbLab::LbLab(std::string prefix, int n_backends)
-    : prefix_(checked_prefix(std::move(prefix), n_backends)),
+LbLab::LbLab(std::string prefix, int n_backends, Links links)
+    : links_(links),
+      prefix_(checked_prefix(std::move(prefix), n_backends)),
       client_(Netns::create(prefix_ + "-client")),
       lb_(Netns::create(prefix_ + "-lb")),
       backends_(make_backends(prefix_, n_backends)),
@@ -144,26 +145,37 @@ void LbLab::build() {
     // never share an ifindex with their peers (also 2, in fresh namespaces),
     // which would make the kernel defer their link-up work by up to a second.
     bridge(&sw_, kBridge, {});
+    const bool two = links_ == Links::two;
+    if (two) bridge(&sw_, kBackendBridge, {});
 
     struct Host {
         const Netns* ns;
         std::string ifname, port;
+        const char* bridge;
     };
-    std::vector<Host> hosts{{&client_, kClientIf, switch_port_client()}, {&lb_, kLbIf, switch_port_lb()}};
-    for (int i = 0; i < n_backends(); ++i) hosts.push_back({&backends_[size_t(i)], kBackendIf, switch_port_backend(i)});
+    const char* be_bridge = two ? kBackendBridge : kBridge;
+    std::vector<Host> hosts{{&client_, kClientIf, switch_port_client(), kBridge},
+                            {&lb_, kLbIf, switch_port_lb(), kBridge}};
+    if (two) hosts.push_back({&lb_, kLbBackendIf, switch_port_lb_backend(), kBackendBridge});
+    for (int i = 0; i < n_backends(); ++i)
+        hosts.push_back({&backends_[size_t(i)], kBackendIf, switch_port_backend(i), be_bridge});
 
     for (const Host& h : hosts) {
         veth_pair(h.ns, h.ifname, &sw_, h.port);
         disable_offloads(h.ns, h.ifname);
         disable_offloads(&sw_, h.port);
-        ip_cmd(&sw_, {"link", "set", "dev", h.port, "master", kBridge});
+        ip_cmd(&sw_, {"link", "set", "dev", h.port, "master", h.bridge});
     }
 
     // Sysctls before the links come up (accept_dad must be 0 by then).
     set_sysctls(client_, end_host_sysctls(kClientIf));
     for (const Netns& be : backends_) set_sysctls(be, end_host_sysctls(kBackendIf));
     Sysctls lb = common_sysctls(kLbIf);
-    for (const std::string& conf : {std::string("all"), std::string(kLbIf)}) {
+    if (two) {
+        Sysctls more = common_sysctls(kLbBackendIf);
+        lb.insert(lb.end(), more.begin(), more.end());
+    }
+    for (const std::string& conf : {std::string("all"), std::string(kLbIf), lb_backend_if()}) {
         // A router on one interface between two subnets sharing the segment:
         // no ICMP redirects (see end_host_sysctls()).
         lb.emplace_back(fmt::format("net/ipv4/conf/{}/send_redirects", conf), "0");
@@ -176,7 +188,7 @@ void LbLab::build() {
     for (int v : {4, 6}) {
         add_addr(&client_, kClientIf, cidr(client_addr(v), v));
         add_addr(&lb_, kLbIf, cidr(lb_addr(v), v));
-        add_addr(&lb_, kLbIf, cidr(lb_backend_side_addr(v), v));
+        add_addr(&lb_, lb_backend_if(), cidr(lb_backend_side_addr(v), v));
         for (int i = 0; i < n_backends(); ++i) add_addr(&backends_[size_t(i)], kBackendIf, cidr(backend_addr(i, v), v));
     }
 
@@ -260,6 +272,7 @@ std::string LbLab::switch_port_backend(int i) { return "sw-" + backend_name(i); 
 
 std::vector<std::string> LbLab::switch_ports() const {
     std::vector<std::string> v{switch_port_client(), switch_port_lb()};
+    if (links_ == Links::two) v.push_back(switch_port_lb_backend());
     for (int i = 0; i < n_backends(); ++i) v.push_back(switch_port_backend(i));
     return v;
 }

@@ -21,6 +21,14 @@
 // not depend on the host's rp_filter; see lb_lab.cpp. enable_dsr() prepares
 // the backends for direct server return.
 //
+// With Links::two the LB host has a second interface for the backends, on a
+// second bridge (br1: sw-lb1 and the backends' ports):
+//
+//   client cli0 ─ br0 ─ lb0 10.77.0.1 fd77::1   [LB]   lb1 10.78.0.1 fd78::1 ─ br1 ─ be0 (backends)
+//
+// so that the load balancer forwards between interfaces (XDP_REDIRECT).
+// DSR needs the one-link topology (the backends answer the client directly).
+//
 // Offloads are off on every veth, all links are up, IPv6 addresses are usable
 // at once (no DAD). Like Lab: the destructor removes everything, also when a
 // test failed; the namespaces are named like Lab's (unique_prefix(Lab::kBase)),
@@ -42,6 +50,9 @@ public:
     static constexpr const char* kBridge = "br0";  // in sw()
     static constexpr const char* kClientIf = "cli0";
     static constexpr const char* kLbIf = "lb0";
+    static constexpr const char* kLbBackendIf = "lb1";  // Links::two: the backends' side
+    static constexpr const char* kBackendBridge = "br1";  // Links::two, in sw()
+    enum class Links { one, two };
     static constexpr const char* kBackendIf = "be0";  // in every backend
     static constexpr int kDefaultBackends = 3;
     static constexpr int kMaxBackends = 50;  // 10.78.0.11 .. 10.78.0.60
@@ -52,8 +63,14 @@ public:
 
     // Builds the topology; throws (after removing what it built) on failure.
     // n_backends: 1 .. kMaxBackends.
-    explicit LbLab(std::string prefix = unique_prefix(kBase), int n_backends = kDefaultBackends);
+    explicit LbLab(std::string prefix = unique_prefix(kBase), int n_backends = kDefaultBackends,
+                   Links links = Links::one);
     explicit LbLab(int n_backends) : LbLab(unique_prefix(kBase), n_backends) {}
+    explicit LbLab(Links links) : LbLab(unique_prefix(kBase), kDefaultBackends, links) {}
+    Links links() const { return links_; }
+    // The LB host's interface towards the backends: lb0, or lb1 with Links::two.
+    std::string lb_backend_if() const { return links_ == Links::two ? kLbBackendIf : kLbIf; }
+    static std::string switch_port_lb_backend() { return "sw-lb1"; }  // Links::two
     LbLab(LbLab&&) = default;
     LbLab& operator=(LbLab&&) = default;
     ~LbLab() = default;  // the Netns members remove the namespaces
@@ -129,6 +146,7 @@ public:
 private:
     void build();
 
+    Links links_ = Links::one;
     std::string prefix_;
     Netns client_, lb_;
     std::vector<Netns> backends_;
