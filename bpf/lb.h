@@ -28,6 +28,7 @@ static __always_inline __u32 lb_forward_to(struct xdp_md *ctx, struct lb_scratch
 	__u32 dsr = vip->flags & XDPD_LB_VIP_F_DSR;
 	struct lb_nexthop *nh = 0;
 	__u64 len = lb_len(ctx, data, end);
+	__u32 act = XDPD_ACT_PASS;
 	int rc;
 
 	if (!dsr && lb_ttl(data, end, l3, v6) <= 1)
@@ -45,6 +46,14 @@ static __always_inline __u32 lb_forward_to(struct xdp_md *ctx, struct lb_scratch
 	}
 	if (!dsr && lb_rewrite(data, end, l3, l4, v6, proto, LB_DST, be->addr, be->port, rc == LB_NH_OK))
 		return LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_NO_ROUTE);  /* cannot happen: headers parsed */
+	if (rc == LB_NH_OK) {
+		act = lb_send(ctx, nh);
+		if (act == XDPD_ACT_ABORTED) {  /* egress not in the devmap: nothing sent */
+			if (vs)
+				vs->no_route++;
+			return LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_NO_ROUTE);
+		}
+	}
 	if (vs) {
 		vs->fwd.packets++;
 		vs->fwd.bytes += len;
@@ -59,7 +68,7 @@ static __always_inline __u32 lb_forward_to(struct xdp_md *ctx, struct lb_scratch
 	 * packet, and resolves the neighbour on the way. */
 	if (rc == LB_NH_NEIGH)
 		return LB_RESULT(XDPD_ACT_PASS, XDPD_R_LB_NEIGH_PASS);
-	return lb_sent(lb_send(ctx, nh), XDPD_R_LB_FORWARD);
+	return LB_RESULT(act, XDPD_R_LB_FORWARD);
 }
 
 /* TCP/UDP to a VIP (or IP fragments to a VIP address). Global: checked once by
@@ -132,7 +141,7 @@ __noinline int xdpd_lb_reply(struct xdp_md *ctx, __u64 l3, __u64 l4, __u64 meta)
 	struct xdpd_lb_nat_key *nk;
 	struct lb_nexthop *nh;
 	struct xdpd_lb_nat *nat;
-	__u32 v6 = meta & LB_META_V6;
+	__u32 v6 = meta & LB_META_V6, act = XDPD_ACT_PASS;
 	__u8 proto = LB_META_PROTO(meta);
 	__u64 len;
 	__u16 *ports;
@@ -154,8 +163,14 @@ __noinline int xdpd_lb_reply(struct xdp_md *ctx, __u64 l3, __u64 l4, __u64 meta)
 	nk->proto = proto;
 	nk->family = fk->family;
 	nat = bpf_map_lookup_elem(&xdpd_lb_nat, nk);
-	if (!nat)
-		return LB_NOT_MINE;
+	if (!nat) {
+		/* a backend of an all-port VIP: its entry has port 0, and the
+		 * reply keeps its port (vip_port 0) */
+		nk->port = 0;
+		nat = bpf_map_lookup_elem(&xdpd_lb_nat, nk);
+		if (!nat)
+			return LB_NOT_MINE;
+	}
 
 	vs = lb_vip_stats(nat->vip);
 	bs = lb_backend_stats(nat->backend);
@@ -177,6 +192,14 @@ __noinline int xdpd_lb_reply(struct xdp_md *ctx, __u64 l3, __u64 l4, __u64 meta)
 	}
 	if (lb_rewrite(data, end, l3, l4, v6, proto, LB_SRC, nat->vip_addr, nat->vip_port, rc == LB_NH_OK))
 		return LB_NOT_MINE;
+	if (rc == LB_NH_OK) {
+		act = lb_send(ctx, nh);
+		if (act == XDPD_ACT_ABORTED) {
+			if (vs)
+				vs->no_route++;
+			return LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_NO_ROUTE);
+		}
+	}
 	if (vs) {
 		vs->reply.packets++;
 		vs->reply.bytes += len;
@@ -187,7 +210,7 @@ __noinline int xdpd_lb_reply(struct xdp_md *ctx, __u64 l3, __u64 l4, __u64 meta)
 	}
 	if (rc == LB_NH_NEIGH)
 		return LB_RESULT(XDPD_ACT_PASS, XDPD_R_LB_NEIGH_PASS);
-	return lb_sent(lb_send(ctx, nh), XDPD_R_LB_REPLY);
+	return LB_RESULT(act, XDPD_R_LB_REPLY);
 }
 
 /* The stage. Returns the verdict and sets *reason, or XDPD_ACT_PASS with
@@ -215,8 +238,11 @@ static __always_inline __u32 lb_run(struct xdp_md *ctx, const struct pkt *p, __u
 		else if ((v6 && t == 2 && c == 0) || (!v6 && t == 3 && c == 4))
 			rc = xdpd_lb_icmp_error(ctx, p->l3_off, p->l4_off, meta);
 	}
-	if (rc == LB_NOT_MINE)
+	if (rc == LB_NOT_MINE) {
+		if (cfg_lb_probe)  /* the probe's answer: not to a VIP */
+			lb_probe_note(LB_NO_SLOT, LB_NO_SLOT, 0);
 		return XDPD_ACT_PASS;
+	}
 	*reason = (rc >> 8) & 0xff;
 	switch (rc & 0xff) {  /* back to constants for the verifier */
 	case XDPD_ACT_TX:

@@ -169,12 +169,6 @@ static __always_inline __u32 lb_send(struct xdp_md *ctx, const struct lb_nexthop
 	return XDPD_ACT_ABORTED;
 }
 
-/* The result of sending, as (action, reason). */
-static __always_inline __u32 lb_sent(__u32 act, __u32 reason)
-{
-	return act == XDPD_ACT_ABORTED ? LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_NO_ROUTE) : LB_RESULT(act, reason);
-}
-
 struct lb_choice {
 	__u32 slot;
 	__u32 hit;                 /* from the connection table                  */
@@ -204,9 +198,13 @@ static __always_inline int lb_pick(struct lb_scratch *sc, const struct xdpd_lb_v
 	if (f) {
 		slot = f->backend;
 		be = bpf_map_lookup_elem(&xdpd_lb_backends, &slot);
+		/* signed: another CPU may have refreshed atime a moment after
+		 * this CPU read its clock */
+		__s64 idle = (__s64)(now - f->atime_ns);
+
 		if (be && be->gen == f->gen && (be->flags & XDPD_LB_BE_UP) &&
-		    (fk->proto != IPPROTO_UDP || now - f->atime_ns <= rt->udp_timeout_ns)) {
-			if (insert && !cfg_lb_probe && now - f->atime_ns > LB_NH_TTL_NS)
+		    (fk->proto != IPPROTO_UDP || idle <= (__s64)rt->udp_timeout_ns)) {
+			if (insert && !cfg_lb_probe && idle > (__s64)LB_NH_TTL_NS)
 				f->atime_ns = now;
 			if (vs)
 				vs->table_hit++;
@@ -349,10 +347,13 @@ static __always_inline int lb_rewrite(void *data, void *end, __u64 l3, __u64 l4,
 		diff = csum_diff16(diff, *pp, np);
 		*pp = np;
 	}
-	if (proto == IPPROTO_UDP && !v6)
+	if (proto == IPPROTO_UDP && !v6) {
 		csum_apply_udp4(l4sum, diff);
-	else
+	} else {
 		csum_apply(l4sum, diff);
+		if (proto == IPPROTO_UDP && !*l4sum)  /* UDP over IPv6: 0 is not a checksum */
+			*l4sum = 0xffff;
+	}
 	return 0;
 }
 

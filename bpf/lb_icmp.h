@@ -69,7 +69,7 @@ static __always_inline __u32 lb_icmp_error(struct xdp_md *ctx, __u64 l3, __u64 l
 	struct lb_nexthop *nh = 0;
 	struct xdpd_lb_vip *vip;
 	struct lb_choice c = {};
-	__u32 diff = 0, *qsrc;
+	__u32 diff = 0, *qsrc, act;
 	__u16 *qports;
 	__u64 now;
 	int rc;
@@ -181,9 +181,15 @@ static __always_inline __u32 lb_icmp_error(struct xdp_md *ctx, __u64 l3, __u64 l
 			return LB_NOT_MINE;
 		csum_apply(&ih->checksum, diff);
 	}
+	act = lb_send(ctx, nh);
+	if (act == XDPD_ACT_ABORTED) {  /* egress not in the devmap: nothing sent */
+		if (vs)
+			vs->no_route++;
+		return LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_NO_ROUTE);
+	}
 	if (vs)
 		vs->icmp_error++;
-	return lb_sent(lb_send(ctx, nh), XDPD_R_LB_ICMP_ERROR);
+	return LB_RESULT(act, XDPD_R_LB_ICMP_ERROR);
 }
 
 /* Echo request to a VIP address: answered. Global, like the other LB
