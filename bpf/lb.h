@@ -31,8 +31,6 @@ static __always_inline __u32 lb_forward_to(struct xdp_md *ctx, struct lb_scratch
 	__u32 act = XDPD_ACT_PASS;
 	int rc;
 
-	if (!dsr && lb_ttl(data, end, l3, v6) <= 1)
-		return LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_TTL);
 	rc = lb_backend_route(ctx, sc, c->slot, be, proto, now, &nh);
 	if (rc == LB_NH_FAIL || (rc == LB_NH_NEIGH && dsr) || (rc == LB_NH_OK && !nh)) {
 		if (vs)
@@ -114,6 +112,10 @@ __noinline int xdpd_lb_forward(struct xdp_md *ctx, __u64 l3, __u64 l4, __u64 met
 	if (!vip)
 		return LB_NOT_MINE;
 
+	/* NAT routes: a packet whose TTL would expire dies here, before it
+	 * takes a place in the connection table */
+	if (!(vip->flags & XDPD_LB_VIP_F_DSR) && lb_ttl(data, end, l3, v6) <= 1)
+		return LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_TTL);
 	vs = lb_vip_stats(vip->index);
 	now = lb_now();
 	if (!lb_pick(sc, vip, fk, meta & LB_META_SYN, now, 1, &c, vs)) {
@@ -163,14 +165,10 @@ __noinline int xdpd_lb_reply(struct xdp_md *ctx, __u64 l3, __u64 l4, __u64 meta)
 	nk->proto = proto;
 	nk->family = fk->family;
 	nat = bpf_map_lookup_elem(&xdpd_lb_nat, nk);
-	if (!nat) {
-		/* a backend of an all-port VIP: its entry has port 0, and the
-		 * reply keeps its port (vip_port 0) */
-		nk->port = 0;
-		nat = bpf_map_lookup_elem(&xdpd_lb_nat, nk);
-		if (!nat)
-			return LB_NOT_MINE;
-	}
+	/* Exact port only: a second lookup for all-port backends would cost every
+	 * other packet; the config requires DSR for services of all ports. */
+	if (!nat)
+		return LB_NOT_MINE;
 
 	vs = lb_vip_stats(nat->vip);
 	bs = lb_backend_stats(nat->backend);

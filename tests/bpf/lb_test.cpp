@@ -507,13 +507,13 @@ TEST_F(Lb, AllPortVipKeepsThePort) {
                in.to(kBe2.addr(family), 8080).hop().macs(kOutDev.mac, kBe2.mac).build());
         EXPECT_EQ(lb_->vip_stats(vip).fwd.packets, 2u);
         EXPECT_EQ(lb_->vip_stats(vip + 1).fwd.packets, 1u);
-        // The all-port backend's replies (its NAT entry has port 0) keep their port too.
-        for (uint16_t port : {443, 12345}) {
-            const Seg reply = from_backend(kBe1, kOutDev, family, IPPROTO_TCP).from(kBe1.addr(family), port);
-            expect(reply.build(), out(), XDPD_ACT_REDIRECT, XDPD_R_LB_REPLY,
-                   reply.from(vip_addr(family), port).hop().macs(kInDev.mac, kClient.mac).build());
-        }
-        EXPECT_EQ(lb_->vip_stats(vip).reply.packets, 2u);
+        // Replies are recognised by exact (address, port): an all-port
+        // backend's are not (the config allows all ports only with DSR,
+        // whose replies never pass here).
+        for (uint16_t port : {443, 12345})
+            expect_untouched(from_backend(kBe1, kOutDev, family, IPPROTO_TCP).from(kBe1.addr(family), port).build(),
+                             out());
+        EXPECT_EQ(lb_->vip_stats(vip).reply.packets, 0u);
         // be2's port 80 service: its own entry.
         const Seg reply = from_backend(kBe2, kOutDev, family, IPPROTO_TCP);
         expect(reply.build(), out(), XDPD_ACT_REDIRECT, XDPD_R_LB_REPLY,
@@ -1048,8 +1048,7 @@ TEST_F(Lb, VipAndBackendCountersMatchWhatWasSent) {
     want.icmp_echo++;
     Seg ttl = to_vip(4, IPPROTO_TCP).with_sport(42000);
     ttl.ttl = 1;
-    expect_drop(ttl.build(), in(), XDPD_R_LB_TTL);
-    want.table_hit++;
+    expect_drop(ttl.build(), in(), XDPD_R_LB_TTL);  // dropped before the table: no hit, no flow
 
     const auto got = lb_->vip_stats(0);
     EXPECT_EQ(got.fwd.packets, want.fwd.packets);
