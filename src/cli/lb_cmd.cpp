@@ -111,7 +111,27 @@ int cmd_lb(const Common& c, const LbOptions& o) {
             std::cout << fmt::format("{}: weight {}\n", j.value("backend", ""), j["weight"].dump());
         return 0;
     }
-    throw std::runtime_error("unknown lb operation '" + o.op + "' (show, lookup, weight, drain, undrain)");
+    if (o.op == "add" || o.op == "remove") {
+        if (o.args.size() < 2 || o.args.size() > (o.op == "add" ? 3u : 2u))
+            throw std::runtime_error(o.op == "add" ? "usage: xdpd lb add SERVICE ADDR[:PORT] [WEIGHT]"
+                                                   : "usage: xdpd lb remove SERVICE ADDR[:PORT]");
+        req.update({{"op", o.op}, {"service", o.args[0]}, {"backend", o.args[1]}});
+        if (o.args.size() == 3) {
+            try {
+                req["weight"] = std::stoi(o.args[2]);
+            } catch (const std::exception&) {
+                throw std::runtime_error("weight must be a number 0-1000");
+            }
+        }
+        auto j = api::call(c.socket, req);
+        if (c.json)
+            std::cout << j.dump(2) << std::endl;
+        else
+            std::cout << fmt::format("{}: backend {} {}\n", j.value("service", ""), j.value("backend", ""),
+                                     o.op == "add" ? "added" : "removed");
+        return 0;
+    }
+    throw std::runtime_error("unknown lb operation '" + o.op + "' (show, lookup, weight, drain, undrain, add, remove)");
 }
 
 }  // namespace xdpd::cli

@@ -99,9 +99,11 @@ int main(int argc, char** argv) {
                                         "  xdpd lb weight SERVICE BACKEND WEIGHT      set a weight live (0-1000; 'config' goes back)\n"
                                         "  xdpd lb drain SERVICE BACKEND              weight 0: no new flows, established ones stay\n"
                                         "  xdpd lb undrain SERVICE BACKEND            back to the config's weight\n"
-                                        "Live weights last until the daemon restarts.");
-    lb->add_option("op", lb_opts.op, "show | lookup | weight | drain | undrain")
-        ->check(CLI::IsMember({"show", "lookup", "weight", "drain", "undrain"}));
+                                        "  xdpd lb add SERVICE ADDR[:PORT] [WEIGHT]   a backend more (health-checked like the others)\n"
+                                        "  xdpd lb remove SERVICE ADDR[:PORT]         a backend less: its flows move\n"
+                                        "Live changes last until the daemon restarts; put lasting ones in the config.");
+    lb->add_option("op", lb_opts.op, "show | lookup | weight | drain | undrain | add | remove")
+        ->check(CLI::IsMember({"show", "lookup", "weight", "drain", "undrain", "add", "remove"}));
     lb->add_option("args", lb_opts.args, "The operation's arguments");
     lb->add_flag("-j,--json", common.json, "Machine-readable output");
 

@@ -8,14 +8,13 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-
 #include <chrono>
 
 #include "api/socket.hpp"
 #include "bpf/libbpf_log.hpp"
 #include "config/config.hpp"
 #include "daemon/dataplane.hpp"
+#include "daemon/lb_api.hpp"
 #include "lb/health.hpp"
 #include "mitigation/mitigator.hpp"
 #include "util/error.hpp"
@@ -37,37 +36,6 @@ nlohmann::json report_json(const ApplyReport& r) {
             {"tuples", r.rules.tuples},
             {"entries", r.rules.entries},
             {"generation", r.rules.generation}};
-}
-
-// Health check targets of the config's LB services (key: lb::backend_key).
-std::vector<lb::HealthTarget> health_targets(const config::LbConfig& cfg) {
-    std::vector<lb::HealthTarget> out;
-    if (!cfg.enabled) return out;
-    for (const auto& s : cfg.services)
-        for (const auto& b : s.backends) {
-            lb::HealthTarget t;
-            t.key = lb::backend_key(s, b);
-            char buf[64] = {};
-            inet_ntop(b.addr.family == 4 ? AF_INET : AF_INET6, b.addr.addr.data(), buf, sizeof buf);
-            t.addr = buf;
-            t.port = b.port ? b.port : s.port;
-            const auto& h = s.health;
-            using T = lb::HealthCheckSpec::Type;
-            t.spec.type = h.type == "tcp" ? T::tcp : h.type == "http" ? T::http : h.type == "udp" ? T::udp : T::none;
-            if (!t.port && t.spec.type != T::none && !h.port) t.spec.type = T::none;  // all ports, no check port
-            t.spec.interval = h.interval;
-            t.spec.timeout = h.timeout;
-            t.spec.rise = h.rise;
-            t.spec.fall = h.fall;
-            t.spec.port = h.port;
-            t.spec.http_path = h.path;
-            t.spec.http_status = h.status;
-            t.spec.http_host = h.host;
-            t.spec.udp_payload = h.payload;
-            t.spec.udp_expect = h.expect;
-            out.push_back(std::move(t));
-        }
-    return out;
 }
 
 class Daemon {
@@ -110,7 +78,7 @@ public:
         // Health checks: their state decides which backends are in the rings.
         dp_->lb_state().healthy = [this](const std::string& key) { return health_.is_up(key); };
         try {
-            health_.set_targets(health_targets(cfg_.lb));
+            lb_api_.retarget();
             for (const auto& n : dp_->lb_refresh()) spdlog::info("{}", n);
         } catch (const std::exception& e) {
             spdlog::error("could not start the load balancer's health checks: {}", e.what());
@@ -190,39 +158,6 @@ private:
         }
     }
 
-    nlohmann::json lb_cmd(const nlohmann::json& req) {
-        const std::string op = req.value("op", "status");
-        if (op == "status") return {{"services", dp_->lb_status()}, {"health", health_.status()}};
-        if (op == "lookup")
-            return dp_->lb_lookup(req.value("proto", "tcp"), req.at("src").get<std::string>(),
-                                  req.at("sport").get<uint16_t>(), req.at("dst").get<std::string>(),
-                                  req.at("dport").get<uint16_t>());
-        if (op == "weight") {
-            const std::string svc = req.at("service").get<std::string>(), be = req.at("backend").get<std::string>();
-            const config::LbServiceConfig* s = nullptr;
-            for (const auto& x : cfg_.lb.services)
-                if (x.name == svc) s = &x;
-            if (!s) throw std::runtime_error("no lb service named '" + svc + "'");
-            const config::LbBackendConfig* b = nullptr;
-            for (const auto& x : s->backends)
-                if (x.id() == be || x.id().substr(0, x.id().rfind(':')) == be) b = &x;
-            if (!b) throw std::runtime_error("service '" + svc + "' has no backend " + be);
-            const std::string key = lb::backend_key(*s, *b);
-            if (req.contains("weight") && !req["weight"].is_null()) {
-                const auto w = req["weight"].get<int64_t>();
-                if (w < 0 || w > 1000) throw std::runtime_error("weight must be 0-1000");
-                dp_->lb_state().weights[key] = unsigned(w);
-                spdlog::info("lb: {} weight set to {}{}", key, w, w == 0 ? " (draining: no new flows)" : "");
-            } else {
-                dp_->lb_state().weights.erase(key);
-                spdlog::info("lb: {} weight back to the config's {}", key, b->weight);
-            }
-            nlohmann::json notes = dp_->lb_refresh();
-            return {{"backend", key}, {"weight", req.value("weight", nlohmann::json(b->weight))}, {"notes", notes}};
-        }
-        throw std::runtime_error("unknown lb operation '" + op + "' (status, lookup, weight)");
-    }
-
     void housekeeping() {
         try {
             if (mitigator_) mitigator_->tick();
@@ -286,10 +221,10 @@ private:
         next.daemon.bpffs = cfg_.daemon.bpffs;
         ApplyReport r;
         try {
-            health_.set_targets(health_targets(next.lb));  // new backends start up
+            health_.set_targets(health_targets(lb::effective(next.lb, dp_->lb_state())));  // new ones start up
             r = dp_->apply(next, opts_.replace);
         } catch (const std::exception& e) {
-            health_.set_targets(health_targets(cfg_.lb));
+            lb_api_.retarget();  // back to the running config's
             throw std::runtime_error(fmt::format(
                 "reload rejected, the previous config keeps running: {}", e.what()));
         }
@@ -321,7 +256,7 @@ private:
         if (cmd == "rules") return dp_->rules();
         if (cmd == "ban" || cmd == "allow") return shield_cmd(cmd, req);
         if (cmd == "mitigation") return mitigator_->status();
-        if (cmd == "lb") return lb_cmd(req);
+        if (cmd == "lb") return lb_api_.handle(req);
         if (cmd == "events") return events_.since(req.value("after", uint64_t(0)));
         if (cmd == "reload") return reload();
         if (cmd == "monitor") {
@@ -344,6 +279,7 @@ private:
     std::unique_ptr<DataPlane> dp_;
     mitigation::EventLog events_;  // outlives reloads
     lb::HealthChecker health_;      // its thread probes the LB's backends
+    LbApi lb_api_{dp_, health_, cfg_};
     std::unique_ptr<mitigation::Mitigator> mitigator_;
     std::chrono::steady_clock::time_point started_;
     bool stop_ = false, detach_requested_ = false;

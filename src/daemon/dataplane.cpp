@@ -576,8 +576,7 @@ nlohmann::json DataPlane::lb_lookup(const std::string& proto, const std::string&
         j["note"] = "not to a VIP: the load balancer leaves it alone";
         return j;
     }
-    for (const auto& s : applied_->lb.services) {
-        if (s.name.empty()) continue;
+    for (const auto& s : lb::effective(applied_->lb, lb_state_).services) {
         for (const auto& be : s.backends)
             if (lb_->slot_of(s, be) == int(p.backend)) {
                 j["service"] = s.name;

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -14,6 +15,18 @@ namespace xdpd::lb {
 
 std::string backend_key(const config::LbServiceConfig& s, const config::LbBackendConfig& b) {
     return s.name + "/" + b.id();
+}
+
+config::LbConfig effective(const config::LbConfig& cfg, const LbState& state) {
+    config::LbConfig out = cfg;
+    for (auto& s : out.services) {
+        std::erase_if(s.backends, [&](const auto& b) { return state.removed.count(backend_key(s, b)) > 0; });
+        if (auto it = state.added.find(s.name); it != state.added.end())
+            for (const auto& b : it->second)  // unless a reload put it in the config meanwhile
+                if (std::none_of(s.backends.begin(), s.backends.end(), [&](const auto& x) { return x.id() == b.id(); }))
+                    s.backends.push_back(b);
+    }
+    return out;
 }
 
 namespace {
@@ -84,8 +97,9 @@ struct Installer::Impl {
 Installer::Installer(MapFn maps) : impl_(std::make_unique<Impl>(std::move(maps))) {}
 Installer::~Installer() = default;
 
-std::vector<std::string> Installer::apply(const config::LbConfig& cfg, const std::vector<__u32>& ifindexes,
+std::vector<std::string> Installer::apply(const config::LbConfig& config_lb, const std::vector<__u32>& ifindexes,
                                           const LbState& state) {
+    const config::LbConfig cfg = effective(config_lb, state);
     std::vector<std::string> notes;
     Impl& m = *impl_;
     bpf::Map<xdpd_lb_vip_key, xdpd_lb_vip> vips(m.vips);
@@ -258,7 +272,8 @@ int Installer::slot_of(const config::LbServiceConfig& s, const config::LbBackend
     return it == impl_->slots.end() ? -1 : int(it->second);
 }
 
-nlohmann::json Installer::status(const config::LbConfig& cfg, const LbState& state) const {
+nlohmann::json Installer::status(const config::LbConfig& config_lb, const LbState& state) const {
+    const config::LbConfig cfg = effective(config_lb, state);
     const Impl& m = *impl_;
     bpf::PerCpuMap<__u32, xdpd_lb_vip_stats> vstats(m.vip_stats);
     bpf::PerCpuMap<__u32, xdpd_lb_backend_stats> bstats(m.backend_stats);

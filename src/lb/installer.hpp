@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,14 @@ struct LbState {
     std::function<bool(const std::string& key)> healthy = [](const std::string&) { return true; };
     // Weights set through the API/CLI, by backend_key; they win over the config.
     std::map<std::string, unsigned> weights;
+    // Backends added (by service name) and removed (by backend_key) through the
+    // API/CLI: they change the config's sets until the daemon restarts.
+    std::map<std::string, std::vector<config::LbBackendConfig>> added;
+    std::set<std::string> removed;
 };
+
+// The config's services with the API's additions and removals applied.
+config::LbConfig effective(const config::LbConfig& cfg, const LbState& state);
 
 class Installer {
 public:
