@@ -45,7 +45,9 @@ TEST_F(LbApi, AddAndRemoveBackendsLive) {
     // moved (their backend left), so they are gone.
     auto alive = held.check();
     for (int i = 0; i < held.size(); ++i) {
-        if (held.names()[size_t(i)] == "be2") EXPECT_TRUE(alive[size_t(i)]) << "connection " << i << " to be2";
+        if (held.names()[size_t(i)] == "be2") {
+            EXPECT_TRUE(alive[size_t(i)]) << "connection " << i << " to be2";
+        }
     }
 
     auto st = lb_status()["services"][0]["backends"];
