@@ -44,24 +44,11 @@ static __always_inline __u32 lb_forward_to(struct xdp_md *ctx, struct lb_scratch
 	}
 	if (!dsr && lb_rewrite(data, end, l3, l4, v6, proto, LB_DST, be->addr, be->port, rc == LB_NH_OK))
 		return LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_NO_ROUTE);  /* cannot happen: headers parsed */
-	if (rc == LB_NH_OK) {
-		act = lb_send(ctx, nh);
-		if (act == XDPD_ACT_ABORTED) {  /* egress not in the devmap: nothing sent */
-			if (vs)
-				vs->no_route++;
-			return LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_NO_ROUTE);
-		}
-	}
-	if (vs) {
-		vs->fwd.packets++;
-		vs->fwd.bytes += len;
-	}
-	if (bs) {
-		bs->fwd.packets++;
-		bs->fwd.bytes += len;
-		if (!c->hit)
-			bs->new_flows++;
-	}
+	act = lb_out(ctx, rc, nh, vs, vs ? &vs->fwd : 0, bs ? &bs->fwd : 0, len);
+	if (act == XDPD_ACT_ABORTED)
+		return LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_NO_ROUTE);
+	if (bs && !c->hit)
+		bs->new_flows++;
 	/* NAT with an unresolved neighbour: the kernel routes the rewritten
 	 * packet, and resolves the neighbour on the way. */
 	if (rc == LB_NH_NEIGH)
@@ -190,22 +177,9 @@ __noinline int xdpd_lb_reply(struct xdp_md *ctx, __u64 l3, __u64 l4, __u64 meta)
 	}
 	if (lb_rewrite(data, end, l3, l4, v6, proto, LB_SRC, nat->vip_addr, nat->vip_port, rc == LB_NH_OK))
 		return LB_NOT_MINE;
-	if (rc == LB_NH_OK) {
-		act = lb_send(ctx, nh);
-		if (act == XDPD_ACT_ABORTED) {
-			if (vs)
-				vs->no_route++;
-			return LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_NO_ROUTE);
-		}
-	}
-	if (vs) {
-		vs->reply.packets++;
-		vs->reply.bytes += len;
-	}
-	if (bs) {
-		bs->reply.packets++;
-		bs->reply.bytes += len;
-	}
+	act = lb_out(ctx, rc, nh, vs, vs ? &vs->reply : 0, bs ? &bs->reply : 0, len);
+	if (act == XDPD_ACT_ABORTED)
+		return LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_NO_ROUTE);
 	if (rc == LB_NH_NEIGH)
 		return LB_RESULT(XDPD_ACT_PASS, XDPD_R_LB_NEIGH_PASS);
 	return LB_RESULT(act, XDPD_R_LB_REPLY);

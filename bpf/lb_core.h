@@ -169,6 +169,35 @@ static __always_inline __u32 lb_send(struct xdp_md *ctx, const struct lb_nexthop
 	return XDPD_ACT_ABORTED;
 }
 
+/* Sends the packet when its next hop is known (rc LB_NH_OK; a NAT packet
+ * with an unresolved neighbour goes to the kernel instead) and counts it on
+ * the VIP's and the backend's counters. XDPD_ACT_ABORTED, counted as
+ * no_route, when the egress interface is not one xdpd serves. */
+static __always_inline __u32 lb_out(struct xdp_md *ctx, int rc, const struct lb_nexthop *nh,
+				    struct xdpd_lb_vip_stats *vs, struct xdpd_counter *vc,
+				    struct xdpd_counter *bc, __u64 len)
+{
+	__u32 act = XDPD_ACT_PASS;
+
+	if (rc == LB_NH_OK) {
+		act = lb_send(ctx, nh);
+		if (act == XDPD_ACT_ABORTED) {
+			if (vs)
+				vs->no_route++;
+			return act;
+		}
+	}
+	if (vc) {
+		vc->packets++;
+		vc->bytes += len;
+	}
+	if (bc) {
+		bc->packets++;
+		bc->bytes += len;
+	}
+	return act;
+}
+
 struct lb_choice {
 	__u32 slot;
 	__u32 hit;                 /* from the connection table                  */

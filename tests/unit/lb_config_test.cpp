@@ -5,6 +5,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "support/config_errors.hpp"
 
 using namespace xdpd::config;
 
@@ -12,16 +13,7 @@ namespace {
 
 const std::string kIf = "interfaces:\n  - name: eth0\n";
 
-std::string only_error(const std::string& yaml) {
-    try {
-        load_string(yaml, "t.yaml");
-    } catch (const ConfigError& e) {
-        EXPECT_EQ(e.diagnostics.size(), 1u) << e.what();
-        return e.diagnostics.empty() ? "" : e.diagnostics[0].str();
-    }
-    ADD_FAILURE() << "config loaded:\n" << yaml;
-    return "";
-}
+using xdpd::test::only_error;
 
 // A service with the given body lines (each indented under "- ").
 std::string svc(const std::string& body) { return kIf + "lb:\n  services:\n    - name: web\n" + body; }

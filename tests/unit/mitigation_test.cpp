@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "support/config_errors.hpp"
 #include "mitigation/detector.hpp"
 
 using namespace xdpd;
@@ -25,16 +26,7 @@ syncookies:
   ports: [80]
 )";
 
-std::string only_error(const std::string& yaml) {
-    try {
-        load_string(yaml, "t.yaml");
-    } catch (const ConfigError& e) {
-        EXPECT_EQ(e.diagnostics.size(), 1u) << e.what();
-        return e.diagnostics.empty() ? "" : e.diagnostics[0].str();
-    }
-    ADD_FAILURE() << "config loaded:\n" << yaml;
-    return "";
-}
+using xdpd::test::only_error;
 
 TEST(MitigationConfig, OffWithoutTheSection) {
     auto c = load_string("interfaces:\n  - name: eth0\n", "t.yaml");

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "support/config_errors.hpp"
 
 using namespace xdpd::config;
 
@@ -11,16 +12,7 @@ namespace {
 
 const std::string kIf = "interfaces:\n  - name: eth0\n";
 
-std::string only_error(const std::string& yaml) {
-    try {
-        load_string(yaml, "t.yaml");
-    } catch (const ConfigError& e) {
-        EXPECT_EQ(e.diagnostics.size(), 1u) << e.what();
-        return e.diagnostics.empty() ? "" : e.diagnostics[0].str();
-    }
-    ADD_FAILURE() << "config loaded:\n" << yaml;
-    return "";
-}
+using xdpd::test::only_error;
 
 TEST(SyncookiesConfig, OffWithoutTheSection) {
     auto c = load_string(kIf, "t.yaml");
