@@ -113,6 +113,10 @@ int main(int argc, char** argv) {
                                           "summary of what passed and what was dropped and why. Cleans up; ~15 s");
     lab->add_flag("-j,--json", lab_opts.json, "Machine-readable summary");
     lab->add_option("--flood", lab_opts.flood_packets, "UDP datagrams the attacker sends")->capture_default_str();
+    bool lab_lb = false;
+    lab->add_flag("--lb", lab_lb, "The load balancer demo instead: a client, the balancer and three backends;\n"
+                                  "TCP and UDP through a VIP, spread by weight; a backend dies, health checks\n"
+                                  "take it out, established connections to the others carry on. ~10 s");
 
     app.add_subcommand("detach", "Remove the data plane: detach every program, remove every pin (stops the daemon)");
 
@@ -142,7 +146,7 @@ int main(int argc, char** argv) {
         }
         if (*lab) {
             lab_opts.xdpd_binary = std::filesystem::read_symlink("/proc/self/exe");
-            return xdpd::lab::run_lab(lab_opts);
+            return lab_lb ? xdpd::lab::run_lb_lab(lab_opts) : xdpd::lab::run_lab(lab_opts);
         }
         if (app.got_subcommand("detach")) return cli::cmd_detach(common);
     } catch (const std::exception& e) {

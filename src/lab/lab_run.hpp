@@ -15,4 +15,8 @@ struct LabOptions {
 // Returns 0 when every probe behaved as the firewall promises, 1 otherwise.
 int run_lab(const LabOptions& o);
 
+// `xdpd lab --lb`: the load balancer demo (src/lab/lb_lab_run.cpp). Returns 0
+// when every request succeeded, the spread and the failover were as expected.
+int run_lb_lab(const LabOptions& o);
+
 }  // namespace xdpd::lab
