@@ -35,6 +35,27 @@ const std::vector<std::string>& shared_map_names() {
     return names;
 }
 
+namespace {
+
+// A map pinned by another xdpd version whose layout differs cannot be shared:
+// say so, and what to do, instead of libbpf's "parameter mismatch".
+void check_pinned_layout(const bpf_map* m, int pinned_fd, const std::string& path) {
+    bpf_map_info info{};
+    __u32 len = sizeof info;
+    if (bpf_obj_get_info_by_fd(pinned_fd, &info, &len) != 0) return;  // libbpf will say what is wrong
+    if (info.type == bpf_map__type(m) && info.key_size == bpf_map__key_size(m) &&
+        info.value_size == bpf_map__value_size(m) && info.max_entries == bpf_map__max_entries(m))
+        return;
+    throw std::runtime_error(fmt::format(
+        "{} was made by another xdpd version with another layout (type {}, key {} B, value {} B, {} entries; "
+        "this xdpd needs type {}, key {} B, value {} B, {} entries), so the running data plane cannot be "
+        "taken over. `xdpd detach` removes it (its state and counters are lost); then start xdpd again",
+        path, info.type, info.key_size, info.value_size, info.max_entries, int(bpf_map__type(m)),
+        bpf_map__key_size(m), bpf_map__value_size(m), bpf_map__max_entries(m)));
+}
+
+}  // namespace
+
 void Pipeline::SkelDeleter::operator()(xdpd_bpf* s) const { xdpd_bpf__destroy(s); }
 
 Pipeline::Pipeline(Pipeline&&) noexcept = default;
@@ -88,9 +109,9 @@ Pipeline Pipeline::load_impl(const PipelineConfig& cfg, const std::string* pin_d
             // The kernel marks every devmap read-only for programs (a flag the
             // object cannot ask for), so libbpf's check of a pinned map's
             // flags never passes for one: adopt it directly.
-            if (bpf_map__type(m) == BPF_MAP_TYPE_DEVMAP_HASH) {
-                UniqueFd pinned(bpf_obj_get(path.c_str()));
-                if (pinned) {
+            if (UniqueFd pinned(bpf_obj_get(path.c_str())); pinned) {
+                check_pinned_layout(m, pinned.get(), path);
+                if (bpf_map__type(m) == BPF_MAP_TYPE_DEVMAP_HASH) {
                     check(bpf_map__reuse_fd(m, pinned.get()), "reuse pinned map " + path);
                     continue;
                 }
