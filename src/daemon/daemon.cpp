@@ -38,6 +38,14 @@ nlohmann::json report_json(const ApplyReport& r) {
             {"generation", r.rules.generation}};
 }
 
+// SIGHUP reloads, SIGTERM and SIGINT stop: read from a signalfd.
+sigset_t handled_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&set, s);
+    return set;
+}
+
 class Daemon {
 public:
     explicit Daemon(const RunOptions& o) : opts_(o) {}
@@ -87,10 +95,7 @@ public:
         spdlog::info("xdpd {} running (pid {}), control socket {}", opts_.config_path, getpid(),
                      cfg_.daemon.socket);
 
-        sigset_t set;
-        sigemptyset(&set);
-        for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&set, s);
-        sigprocmask(SIG_BLOCK, &set, nullptr);
+        const sigset_t set = handled_signals();  // blocked in every thread since run()
         UniqueFd sfd(signalfd(-1, &set, SFD_CLOEXEC));
         if (!sfd) throw SysError("signalfd", errno);
 
@@ -291,6 +296,11 @@ private:
 int run(const RunOptions& opts) {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
     bpf::install_libbpf_logger();
+    // Blocked before any thread starts (the health checker's): threads inherit
+    // the mask, and a signal the kernel handed to a thread that does not block
+    // it would kill the daemon instead of reaching its signalfd.
+    const sigset_t set = handled_signals();
+    sigprocmask(SIG_BLOCK, &set, nullptr);
     Daemon d(opts);
     try {
         return d.run();
