@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "bench/lb_rps.hpp"
 #include "bench/live_report.hpp"
 #include "bench/live_run.hpp"
 #include "bench/measure.hpp"
@@ -54,7 +55,8 @@ int main(int argc, char** argv) {
     app.footer(std::string("\n") + kMethod + live_case_help() +
                "\nExamples: xdpd-livebench                      # all cases, 5 s each\n"
                "          xdpd-livebench --cases drop,xdpd-fw,nft-ingress --seconds 10 --json\n"
-               "          xdpd-livebench --memory");
+               "          xdpd-livebench --memory\n"
+               "          xdpd-livebench --lb-rps               # connections/s: VIP vs direct");
     LiveOptions o;
     MemoryOptions mo;
     std::string cases_arg = "default";
@@ -78,6 +80,14 @@ int main(int argc, char** argv) {
                                      "with the kernel's memory accounting");
     app.add_option("--buckets", mo.buckets, "--memory: bucket entries to insert")->default_val(1u << 20);
     app.add_option("--bans", mo.bans, "--memory: /32 bans to insert")->default_val(1u << 20);
+    bool lb_rps = false;
+    LbRpsOptions ro;
+    app.add_flag("--lb-rps", lb_rps, "Instead: TCP connections/s through the load balancer's VIP (NAT) vs the same "
+                                     "backends reached directly, in the LB lab");
+    app.add_option("--lb-connections", ro.connections, "--lb-rps: connections per measurement")
+        ->default_val(12000)->check(CLI::Range(30, 1000000));
+    app.add_option("--lb-parallel", ro.parallel, "--lb-rps: connections in flight")->default_val(48)->check(CLI::Range(3, 3000));
+    app.add_option("--lb-rounds", ro.rounds, "--lb-rps: measurements per path (median)")->default_val(5)->check(CLI::Range(1, 100));
     app.add_flag("-q,--quiet", quiet, "No progress on stderr");
     CLI11_PARSE(app, argc, argv);
 
@@ -98,6 +108,19 @@ int main(int argc, char** argv) {
                 std::cout << render_memory_json(r).dump(2) << std::endl;
             else
                 std::cout << render_memory_table(r, mo);
+            return 0;
+        }
+        if (lb_rps) {
+            ro.xdpd_binary = o.xdpd_binary;
+            ro.verbose = o.verbose;
+            auto info = RunInfo::collect(-1, fmt::format("{}", fmt::join(args, " ")), MeasureOptions{});
+            auto r = run_lb_rps(ro);
+            if (json)
+                std::cout << render_lb_rps_json(info, r, ro).dump(2) << std::endl;
+            else
+                std::cout << render_lb_rps(info, r, ro);
+            for (const auto& row : r.rows)
+                if (row.failed) return 1;
             return 0;
         }
         auto cases = parse_live_cases(cases_arg);

@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
                  "baselines and xdp-filter"};
     app.footer(std::string("\n") + kMethod + case_help() +
                "\nExample: xdpd-bench --repeat 1000000 --trials 5\n"
-               "         xdpd-bench --cases drop,fw:10,fw:10000 --json > bench.json");
+               "         xdpd-bench --cases drop,fw:10,fw:10000 --json > bench.json\n"
+               "         xdpd-bench --cases drop,off,lb          # the load balancer beside its baselines");
 
     BenchOptions opts;
     std::string cases_arg = "default";
@@ -70,6 +71,9 @@ int main(int argc, char** argv) {
                    "Addresses added through xdp-filter's CLI, one process each (~2 ms); the rest "
                    "go into its pinned map in one batch, with the value the CLI wrote")
         ->default_val(16);
+    app.add_option("--lb-calls", opts.lb_calls, "lb cases: BPF_PROG_TEST_RUN calls (one run each) per trial")
+        ->default_val(100000)
+        ->check(CLI::Range(1u, 10000000u));
     app.add_flag("--check", check, "Exit with status 3 if cost(fw:10000)/cost(fw:10) > 1.3");
     app.add_flag("-q,--quiet", quiet, "No progress on stderr");
     CLI11_PARSE(app, argc, argv);

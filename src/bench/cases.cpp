@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
@@ -96,6 +97,9 @@ std::string CaseSpec::name() const {
     case CaseKind::xdp_filter: return fmt::format("xdp-filter:{}", rules);
     case CaseKind::firewall_xf: return fmt::format("fw-xf:{}", rules);
     case CaseKind::ratelimit: return fmt::format("rl:{}", rules);
+    case CaseKind::lb: return lb_case_name(lb);
+    case CaseKind::lb_call_drop: return "lb-call-drop";
+    case CaseKind::lb_call_off: return "lb-call-off";
     }
     return "?";
 }
@@ -123,6 +127,21 @@ std::vector<CaseSpec> parse_cases(const std::string& list) {
         if (tok == "pass") { out.push_back({CaseKind::xdp_pass}); continue; }
         if (tok == "off") { out.push_back({CaseKind::pipeline_off}); continue; }
         if (tok == "watch") { out.push_back({CaseKind::watch}); continue; }
+        if (tok == "lb-call-drop") { out.push_back({CaseKind::lb_call_drop}); continue; }
+        if (tok == "lb-call-off") { out.push_back({CaseKind::lb_call_off}); continue; }
+        if (tok == "lb") {
+            for (LbCase c : lb_cases()) out.push_back({.kind = CaseKind::lb, .lb = c});
+            continue;
+        }
+        if (tok.starts_with("lb")) {
+            bool found = false;
+            for (LbCase c : lb_cases())
+                if (tok == lb_case_name(c)) {
+                    out.push_back({.kind = CaseKind::lb, .lb = c});
+                    found = true;
+                }
+            if (found) continue;
+        }
         size_t colon = tok.find(':');
         std::string kind = tok.substr(0, colon);
         if (kind != "fw" && kind != "xdp-filter" && kind != "fw-xf" && kind != "rl")
@@ -148,6 +167,18 @@ std::vector<CaseSpec> parse_cases(const std::string& list) {
         }
     }
     if (out.empty()) throw std::invalid_argument("no case given");
+    // The lb cases are timed one run per call: their baselines, timed the
+    // same way, come first unless given.
+    auto has = [&](CaseKind k) {
+        return std::any_of(out.begin(), out.end(), [k](const CaseSpec& c) { return c.kind == k; });
+    };
+    if (has(CaseKind::lb)) {
+        auto first = std::find_if(out.begin(), out.end(), [](const CaseSpec& c) { return c.kind == CaseKind::lb; });
+        std::vector<CaseSpec> base;
+        if (!has(CaseKind::lb_call_drop)) base.push_back({CaseKind::lb_call_drop});
+        if (!has(CaseKind::lb_call_off)) base.push_back({CaseKind::lb_call_off});
+        out.insert(first, base.begin(), base.end());
+    }
     return out;
 }
 
@@ -162,7 +193,22 @@ std::string case_help() {
            "                 deny rules (N-3 source IPv4 addresses + 3 ports)\n"
            "  fw-xf:N        xdpd running the xdp-filter:N rule set\n"
            "  default        drop,pass,off,fw:10,fw:1000,fw:10000,xdp-filter:10,\n"
-           "                 xdp-filter:10000,fw-xf:10000\n";
+           "                 xdp-filter:10000,fw-xf:10000\n"
+           "  lb4-hit        xdpd pipeline + load balancer (NAT, 3 backends, Maglev), in a\n"
+           "                 namespace where bpf_fib_lookup succeeds (XDP_TX): TCP ACK\n"
+           "                 of a flow in the connection table, IPv4\n"
+           "  lb4-miss       TCP SYN: never looks in the table (ring, then insert)\n"
+           "  lb4-new        TCP ACK of a flow not in the table, a fresh flow every run\n"
+           "                 (table miss, ring, insert)\n"
+           "  lb6-hit, lb6-miss   the same over IPv6\n"
+           "  lb4-udp-hit    UDP of a flow in the table, IPv4\n"
+           "  lb-reply4      a NAT backend's reply (source rewritten to the VIP)\n"
+           "  lb4-dsr-hit    TCP ACK of a flow in the table, DSR (MACs only)\n"
+           "  lb             all lb cases. lb cases run the program ONCE per\n"
+           "                 BPF_PROG_TEST_RUN call (NAT rewrites the packet, and\n"
+           "                 repeat would run on its own output), --lb-calls calls per\n"
+           "                 trial; their baselines lb-call-drop and lb-call-off (drop,\n"
+           "                 off timed the same way) are added before them\n";
 }
 
 const FrameRun* CaseResult::frame(const std::string& label) const {
@@ -182,6 +228,7 @@ struct Runner::State {
     std::unique_ptr<bpf::Pipeline> fw;
     fw::FirewallMaps fw_maps;  // the installer keeps a reference: lives as long as it
     std::unique_ptr<fw::Installer> installer;
+    std::unique_ptr<LbBench> lb;
 };
 
 Runner::Runner(BenchOptions opts) : opts_(std::move(opts)), st_(std::make_unique<State>()) {}
@@ -205,6 +252,9 @@ CaseResult Runner::run(const CaseSpec& c) {
         case CaseKind::firewall_xf: run_pipeline(c, r); break;
         case CaseKind::xdp_filter: run_xdp_filter(c, r); break;
         case CaseKind::ratelimit: run_ratelimit(c, r); break;
+        case CaseKind::lb:
+        case CaseKind::lb_call_drop:
+        case CaseKind::lb_call_off: run_lb(c, r); break;
         }
     } catch (const std::exception& e) {
         r.status = CaseResult::Status::error;
@@ -405,6 +455,45 @@ void Runner::run_ratelimit(const CaseSpec& c, CaseResult& r) {
     r.notes.push_back(fmt::format("new source per packet (bucket miss + insert): {:.0f} ns/packet over {} packets, "
                                   "one run each",
                                   double(total) / n, n));
+}
+
+void Runner::run_lb(const CaseSpec& c, CaseResult& r) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (!st_->lb) st_->lb = std::make_unique<LbBench>();
+    const __u32 calls = opts_.lb_calls;
+    const unsigned trials = opts_.measure.trials;
+    FrameRun f{"call", 0, false, XDPD_ACT_TX, {}};
+    if (c.kind == CaseKind::lb) {
+        auto res = st_->lb->run(c.lb, calls, trials);
+        r.program = st_->lb->program();
+        f.m = res.m;
+        r.notes = res.notes;
+        f.frame_len = res.frame_len;
+    } else {
+        int fd;
+        if (c.kind == CaseKind::lb_call_drop) {
+            if (!st_->baseline) {
+                st_->baseline.reset(baseline_bpf__open_and_load());
+                if (!st_->baseline) throw SysError("load bpf/baseline.bpf.c", errno);
+            }
+            fd = bpf_program__fd(st_->baseline->progs.xdp_drop);
+            f.expected = XDPD_ACT_DROP;
+        } else {
+            if (!st_->off) st_->off = std::make_unique<bpf::Pipeline>(bpf::Pipeline::load({.firewall = false}));
+            fd = st_->off->prog_fd();
+            f.expected = XDPD_ACT_PASS;
+        }
+        r.program = prog_label(fd);
+        f.m = st_->lb->baseline(fd, calls, trials);
+        f.frame_len = 64;
+        if (f.m.verdict != f.expected)
+            throw std::runtime_error(fmt::format("got {}, expected {}", action_name(f.m.verdict), action_name(f.expected)));
+        r.notes.push_back("the lb4-hit frame (64 B), same namespace and ingress_ifindex, one run per call");
+        if (c.kind == CaseKind::lb_call_off) r.notes.push_back(st_->lb->setup());
+    }
+    r.setup_ms = ms_since(t0);
+    progress(fmt::format("  {:<10} {:>7.1f} ns/packet (trials {})", f.label, f.m.median_ns, fmt::join(f.m.trial_ns, " ")));
+    r.frames.push_back(std::move(f));
 }
 
 }  // namespace xdpd::bench

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/lb_bench.hpp"
 #include "bench/measure.hpp"
 
 namespace xdpd::bench {
@@ -21,12 +22,17 @@ enum class CaseKind {
     xdp_filter,   // xdp-filter with make_xdp_filter_ruleset(rules)
     firewall_xf,  // xdpd pipeline + to_xdpd(make_xdp_filter_ruleset(rules))
     ratelimit,    // xdpd pipeline, one allow rule with a per-source limit; `rules` buckets pre-filled
+    lb,           // xdpd pipeline + load balancer, one packet kind (`lb`); one run per call (lb_bench.hpp)
+    lb_call_drop, // bare XDP_DROP timed like the lb cases (one run per call): their baseline
+    lb_call_off,  // xdpd pipeline without LB (parse + stats) timed like the lb cases
 };
 
 struct CaseSpec {
     CaseKind kind;
     size_t rules = 0;
-    std::string name() const;  // "drop", "fw:1000", "xdp-filter:10", ... (as --cases takes)
+    LbCase lb = LbCase::hit4;  // kind lb
+    std::string name() const;  // "drop", "fw:1000", "xdp-filter:10", "lb4-hit", ... (as --cases takes)
+    bool is_lb() const { return kind == CaseKind::lb || kind == CaseKind::lb_call_drop || kind == CaseKind::lb_call_off; }
 };
 
 // The default run, in order: drop, pass, off, fw:10, fw:1000, fw:10000,
@@ -68,6 +74,7 @@ struct BenchOptions {
     bool xdp_filter = true;                     // false: xdp-filter cases print "skipped"
     size_t xdp_filter_cli_addresses = 16;       // addresses added through its CLI (rest: batch)
     bool verbose = true;                        // progress on stderr
+    __u32 lb_calls = 100000;                    // lb cases: calls (one run each) per trial
 };
 
 class Runner {
@@ -87,6 +94,7 @@ private:
     void run_pipeline(const CaseSpec& c, CaseResult& r);
     void run_xdp_filter(const CaseSpec& c, CaseResult& r);
     void run_ratelimit(const CaseSpec& c, CaseResult& r);
+    void run_lb(const CaseSpec& c, CaseResult& r);
     void time_frames(int prog_fd, CaseResult& r, __u32 miss_verdict, __u32 hit_verdict);
     void progress(const std::string& msg) const;
 

@@ -5,6 +5,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <fstream>
@@ -100,6 +101,7 @@ std::string render_table(const RunInfo& info, const std::vector<CaseResult>& rs,
     line(std::string(head.size(), '-'));
 
     for (const auto& r : rs) {
+        if (r.spec.is_lb()) continue;  // their own table, below
         std::string row = fmt::format("{:<17} {:>6} {:>6}", r.spec.name(), opt_num(r.rules), opt_num(r.tuples));
         if (r.status != CaseResult::Status::ok) {
             line(row + "  " + status_name(r.status) + ": " + r.reason);
@@ -133,6 +135,43 @@ std::string render_table(const RunInfo& info, const std::vector<CaseResult>& rs,
     line(fmt::format("/fw:10 and /drop: {} B cost relative to the 10-rule firewall and to the bare "
                      "XDP_DROP program.",
                      opts.frame_sizes.empty() ? 0 : opts.frame_sizes.front()));
+
+    if (std::any_of(rs.begin(), rs.end(), [](const CaseResult& r) { return r.spec.is_lb(); })) {
+        auto call_ns = [&](CaseKind k) -> std::optional<double> {
+            for (const auto& r : rs)
+                if (r.spec.kind == k && r.status == CaseResult::Status::ok) return ns_of(&r, "call");
+            return std::nullopt;
+        };
+        const auto cdrop = call_ns(CaseKind::lb_call_drop), coff = call_ns(CaseKind::lb_call_off);
+        line("");
+        line(fmt::format("load balancer: ONE run per BPF_PROG_TEST_RUN call (a NAT rewrite changes the packet, and "
+                         "repeat would run the program on its own output); {} calls per trial, median of {} trial "
+                         "means of the kernel's per-call ns",
+                         opts.lb_calls, opts.measure.trials));
+        const std::string lhead = fmt::format("{:<17} {:>6} {:>9} {:>6} {:>6} {:>8} {:>7}", "case", "frame", "ns",
+                                              "Mpps", "spread", "-off ns", "/drop");
+        line(lhead);
+        line(std::string(lhead.size(), '-'));
+        for (const auto& r : rs) {
+            if (!r.spec.is_lb()) continue;
+            std::string row = fmt::format("{:<17}", r.spec.name());
+            const FrameRun* f = r.frame("call");
+            if (r.status != CaseResult::Status::ok || !f) {
+                line(row + "  " + status_name(r.status) + ": " + r.reason);
+                continue;
+            }
+            const double ns = f->m.median_ns;
+            row += fmt::format(" {:>6} {:>9.1f} {:>6.2f} {:>6.1f}", fmt::format("{} B", f->frame_len), ns, 1000.0 / ns,
+                               f->m.max_ns - f->m.min_ns);
+            row += coff && r.spec.kind == CaseKind::lb ? fmt::format(" {:>8.1f}", ns - *coff) : fmt::format(" {:>8}", "-");
+            row += cdrop ? fmt::format(" {:>7.2f}", ns / *cdrop) : fmt::format(" {:>7}", "-");
+            line(row);
+        }
+        line("-off ns: the load balancer's own cost: ns minus lb-call-off (the pipeline's parse + stats, and the "
+             "per-call");
+        line("overhead both include); /drop: relative to lb-call-drop (the bare XDP_DROP, timed the same way). "
+             "Paths: see notes.");
+    }
 
     bool any_note = false;
     for (const auto& r : rs) {

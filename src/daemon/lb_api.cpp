@@ -55,9 +55,15 @@ nlohmann::json LbApi::handle(const nlohmann::json& req) {
         for (const auto& x : eff.services)
             if (x.name == svc) s = &x;
         if (!s) throw std::runtime_error("no lb service named '" + svc + "'");
+        // The backend by its id ("10.78.0.11:8080", "[fd78::11]:8080") or its
+        // address alone (IPv6 with or without brackets).
         const config::LbBackendConfig* b = nullptr;
-        for (const auto& x : s->backends)
-            if (x.id() == be || x.id().substr(0, x.id().rfind(':')) == be) b = &x;
+        for (const auto& x : s->backends) {
+            const std::string id = x.id(), addr = id.substr(0, id.rfind(':'));
+            if (id == be || addr == be ||
+                (addr.size() > 2 && addr.front() == '[' && addr.substr(1, addr.size() - 2) == be))
+                b = &x;
+        }
         if (!b) throw std::runtime_error("service '" + svc + "' has no backend " + be);
         const std::string key = lb::backend_key(*s, *b);
         if (req.contains("weight") && !req["weight"].is_null()) {

@@ -1,6 +1,8 @@
 #include "lb/health.hpp"
 
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
@@ -129,6 +131,12 @@ HealthChecker::HealthChecker(std::string netns) : netns_(std::move(netns)) {
     auto ready = started.get_future();
     // The thread owns the promise: it may still be in set_value() when we return.
     thread_ = std::thread([this, started = std::move(started)]() mutable {
+        // Signals are the owner's: a process-directed SIGHUP/SIGTERM must not
+        // land here, where it would take its default action (the daemon
+        // reads them from a signalfd), whatever mask the owner had.
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);
         try {
             if (!netns_.empty()) util::enter_netns(netns_);
         } catch (...) {
