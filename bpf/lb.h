@@ -37,11 +37,8 @@ static __always_inline __u32 lb_forward_to(struct xdp_md *ctx, struct lb_scratch
 			vs->no_route++;
 		return LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_NO_ROUTE);
 	}
-	if (rc == LB_NH_OK && nh->mtu && lb_ip_len(data, end, l3, v6) > nh->mtu) {
-		if (vs)
-			vs->oversized++;
+	if (lb_too_big(data, end, l3, v6, rc, nh, vs))
 		return LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_OVERSIZED);
-	}
 	if (!dsr && lb_rewrite(data, end, l3, l4, v6, proto, LB_DST, be->addr, be->port, rc == LB_NH_OK))
 		return LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_NO_ROUTE);  /* cannot happen: headers parsed */
 	act = lb_out(ctx, rc, nh, vs, vs ? &vs->fwd : 0, bs ? &bs->fwd : 0, len);
@@ -170,11 +167,8 @@ __noinline int xdpd_lb_reply(struct xdp_md *ctx, __u64 l3, __u64 l4, __u64 meta)
 			vs->no_route++;
 		return LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_NO_ROUTE);
 	}
-	if (rc == LB_NH_OK && nh->mtu && lb_ip_len(data, end, l3, v6) > nh->mtu) {
-		if (vs)
-			vs->oversized++;
+	if (lb_too_big(data, end, l3, v6, rc, nh, vs))
 		return LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_OVERSIZED);
-	}
 	if (lb_rewrite(data, end, l3, l4, v6, proto, LB_SRC, nat->vip_addr, nat->vip_port, rc == LB_NH_OK))
 		return LB_NOT_MINE;
 	act = lb_out(ctx, rc, nh, vs, vs ? &vs->reply : 0, bs ? &bs->reply : 0, len);

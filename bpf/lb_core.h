@@ -303,6 +303,17 @@ static __always_inline __u32 lb_ip_len(void *data, void *end, __u64 l3, __u32 v6
 	return bpf_ntohs(ip->tot_len);
 }
 
+/* Longer than the egress MTU (counted)? XDP cannot fragment. */
+static __always_inline int lb_too_big(void *data, void *end, __u64 l3, __u32 v6, int rc,
+				      const struct lb_nexthop *nh, struct xdpd_lb_vip_stats *vs)
+{
+	if (rc != LB_NH_OK || !nh->mtu || lb_ip_len(data, end, l3, v6) <= nh->mtu)
+		return 0;
+	if (vs)
+		vs->oversized++;
+	return 1;
+}
+
 /* TTL / hop limit of the packet: 0 when the header is cut short. */
 static __always_inline __u32 lb_ttl(void *data, void *end, __u64 l3, __u32 v6)
 {

@@ -16,6 +16,7 @@
 #include "shield/limits.hpp"
 #include "util/error.hpp"
 #include "bench/packets.hpp"
+#include "bench/report.hpp"
 #include "bench/rulesets.hpp"
 #include "shield/limits.hpp"
 #include "util/error.hpp"
@@ -31,17 +32,6 @@ namespace {
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-
-const char* action_name(__u32 a) {
-    switch (a) {
-    case XDPD_ACT_ABORTED: return "XDP_ABORTED";
-    case XDPD_ACT_DROP: return "XDP_DROP";
-    case XDPD_ACT_PASS: return "XDP_PASS";
-    case XDPD_ACT_TX: return "XDP_TX";
-    case XDPD_ACT_REDIRECT: return "XDP_REDIRECT";
-    }
-    return "?";
 }
 
 std::string prog_label(int fd) {
@@ -279,7 +269,7 @@ void Runner::time_frames(int prog_fd, CaseResult& r, __u32 miss_verdict, __u32 h
         __u32 v = verdict_of(prog_fd, frame);
         if (v != f.expected)
             throw std::runtime_error(fmt::format("{} packet got {}, expected {}: not measuring it",
-                                                 f.label, action_name(v), action_name(f.expected)));
+                                                 f.label, verdict_name(v), verdict_name(f.expected)));
     }
     for (auto& f : plan) {
         Frame frame = f.hit ? hit_frame(f.frame_len) : miss_frame(f.frame_len);
@@ -396,7 +386,7 @@ void Runner::run_xdp_filter(const CaseSpec& c, CaseResult& r) {
         __u32 v = verdict_of(session.prog_fd(), last);
         if (v != XDPD_ACT_DROP)
             throw std::runtime_error(fmt::format("a packet from the last blocked address {} got {}",
-                                                 xf.src_ipv4.back(), action_name(v)));
+                                                 xf.src_ipv4.back(), verdict_name(v)));
     }
     time_frames(session.prog_fd(), r, XDPD_ACT_PASS, XDPD_ACT_DROP);
 }
@@ -487,7 +477,7 @@ void Runner::run_lb(const CaseSpec& c, CaseResult& r) {
         f.m = st_->lb->baseline(fd, calls, trials);
         f.frame_len = 64;
         if (f.m.verdict != f.expected)
-            throw std::runtime_error(fmt::format("got {}, expected {}", action_name(f.m.verdict), action_name(f.expected)));
+            throw std::runtime_error(fmt::format("got {}, expected {}", verdict_name(f.m.verdict), verdict_name(f.expected)));
         r.notes.push_back("the lb4-hit frame (64 B), same namespace and ingress_ifindex, one run per call");
         if (c.kind == CaseKind::lb_call_off) r.notes.push_back(st_->lb->setup());
     }

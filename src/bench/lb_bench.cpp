@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "bench/live_topology.hpp"  // NetnsGuard
+#include "bench/report.hpp"
 #include "bpf/map.hpp"
 #include "bpf/pipeline.hpp"
 #include "bpf/test_run.hpp"
@@ -81,17 +82,6 @@ std::pair<__u32, __u32> run_once(int prog_fd, __u32 ifindex, const Frame& f, std
         if (bpf_prog_test_run_opts(prog_fd, &o) == 0) return {o.retval, o.duration};
         if (errno != EINTR) throw SysError("BPF_PROG_TEST_RUN", errno);
     }
-}
-
-const char* verdict_name(__u32 a) {
-    switch (a) {
-    case XDPD_ACT_ABORTED: return "XDP_ABORTED";
-    case XDPD_ACT_DROP: return "XDP_DROP";
-    case XDPD_ACT_PASS: return "XDP_PASS";
-    case XDPD_ACT_TX: return "XDP_TX";
-    case XDPD_ACT_REDIRECT: return "XDP_REDIRECT";
-    }
-    return "?";
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "bench/report.hpp"
 
+#include "xdpd/abi.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <sys/utsname.h>
@@ -272,6 +274,17 @@ nlohmann::json render_json(const RunInfo& info, const std::vector<CaseResult>& r
                     {"ratios", scaling},
                     {"ok", have ? json(ok) : json(nullptr)}};
     return j;
+}
+
+const char* verdict_name(__u32 a) {
+    switch (a) {
+    case XDPD_ACT_ABORTED: return "XDP_ABORTED";
+    case XDPD_ACT_DROP: return "XDP_DROP";
+    case XDPD_ACT_PASS: return "XDP_PASS";
+    case XDPD_ACT_TX: return "XDP_TX";
+    case XDPD_ACT_REDIRECT: return "XDP_REDIRECT";
+    }
+    return "?";
 }
 
 }  // namespace xdpd::bench

@@ -28,6 +28,9 @@ struct RunInfo {
 
 // cost(fw:10000) / cost(fw:10) for the miss packet at `frame_label` ("miss-64").
 // Nullopt when either case is missing or failed.
+// "XDP_DROP", ...: a verdict as the kernel's headers name it.
+const char* verdict_name(__u32 action);
+
 std::optional<double> scaling_ratio(const std::vector<CaseResult>& results,
                                     const std::string& frame_label = "miss-64");
 
