@@ -1,7 +1,5 @@
 #include "bench/report.hpp"
 
-#include "xdpd/abi.h"
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <sys/utsname.h>
@@ -11,6 +9,8 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
+
+#include "xdpd/abi.h"
 
 namespace xdpd::bench {
 namespace {
