@@ -59,6 +59,7 @@ __noinline int xdpd_lb_forward(struct xdp_md *ctx, __u64 l3, __u64 l4, __u64 met
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct lb_scratch *sc = lb_scratch();
+	struct xdpd_lb_runtime *rt = lb_runtime();
 	struct xdpd_lb_flow_key *fk;
 	struct xdpd_lb_vip_stats *vs;
 	struct xdpd_lb_vip *vip;
@@ -68,7 +69,7 @@ __noinline int xdpd_lb_forward(struct xdp_md *ctx, __u64 l3, __u64 l4, __u64 met
 	__u16 *ports;
 	__u64 now;
 
-	if (!sc || l3 > LB_MAX_L3 || l4 > LB_MAX_L4)
+	if (!sc || !rt || l3 > LB_MAX_L3 || l4 > LB_MAX_L4)
 		return LB_NOT_MINE;
 	fk = &sc->fk;
 	__builtin_memset(fk, 0, sizeof(*fk));
@@ -78,7 +79,7 @@ __noinline int xdpd_lb_forward(struct xdp_md *ctx, __u64 l3, __u64 l4, __u64 met
 
 	if (meta & LB_META_FRAG) {
 		/* No ports to balance on: dropped when the address is a VIP's. */
-		vip = lb_vip(sc, fk->dst, fk->family, 0, 0);
+		vip = lb_vip(sc, fk->dst, fk->family, 0, 0, 0);
 		if (!vip)
 			return LB_NOT_MINE;
 		vs = lb_vip_stats(vip->index);
@@ -92,7 +93,7 @@ __noinline int xdpd_lb_forward(struct xdp_md *ctx, __u64 l3, __u64 l4, __u64 met
 		return LB_NOT_MINE;
 	fk->sport = bpf_ntohs(ports[0]);
 	fk->dport = bpf_ntohs(ports[1]);
-	vip = lb_vip(sc, fk->dst, fk->family, proto, fk->dport);
+	vip = lb_vip(sc, fk->dst, fk->family, proto, fk->dport, rt->all_ports);
 	if (!vip)
 		return LB_NOT_MINE;
 
@@ -102,7 +103,7 @@ __noinline int xdpd_lb_forward(struct xdp_md *ctx, __u64 l3, __u64 l4, __u64 met
 		return LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_TTL);
 	vs = lb_vip_stats(vip->index);
 	now = lb_now();
-	if (!lb_pick(sc, vip, fk, meta & LB_META_SYN, now, 1, &c, vs)) {
+	if (!lb_pick(sc, rt, vip, fk, meta & LB_META_SYN, now, 1, &c, vs)) {
 		lb_probe_note(vip->index, LB_NO_SLOT, 0);
 		if (vs)
 			vs->no_backend++;

@@ -125,6 +125,12 @@ static __always_inline struct lb_scratch *lb_scratch(void)
 	return bpf_map_lookup_elem(&xdpd_lb_scratch, &zero);
 }
 
+static __always_inline struct xdpd_lb_runtime *lb_runtime(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&xdpd_lb_runtime, &zero);
+}
+
 /* The route to a backend, from this CPU's cache while it is fresh. */
 static __always_inline int lb_backend_route(struct xdp_md *ctx, struct lb_scratch *sc, __u32 slot,
 					    const struct xdpd_lb_backend *be, __u8 proto, __u64 now,
@@ -210,18 +216,15 @@ struct lb_choice {
  * inserted into the table when `insert` (unless the new-flow guard says
  * this CPU inserted its share this second). Returns 0 when the VIP has no
  * backend in service. */
-static __always_inline int lb_pick(struct lb_scratch *sc, const struct xdpd_lb_vip *vip,
-				   struct xdpd_lb_flow_key *fk, __u32 syn, __u64 now, int insert,
-				   struct lb_choice *out, struct xdpd_lb_vip_stats *vs)
+static __always_inline int lb_pick(struct lb_scratch *sc, const struct xdpd_lb_runtime *rt,
+				   const struct xdpd_lb_vip *vip, struct xdpd_lb_flow_key *fk, __u32 syn,
+				   __u64 now, int insert, struct lb_choice *out, struct xdpd_lb_vip_stats *vs)
 {
 	__u32 zero = 0, slot, idx;
-	struct xdpd_lb_runtime *rt = bpf_map_lookup_elem(&xdpd_lb_runtime, &zero);
 	const struct xdpd_lb_backend *be;
 	struct xdpd_lb_flow *f = 0;
 	__u32 *ring;
 
-	if (!rt)
-		return 0;
 	if (!syn)
 		f = bpf_map_lookup_elem(&xdpd_lb_flows, fk);
 	if (f) {
@@ -435,9 +438,10 @@ static __always_inline int lb_addrs(void *data, void *end, __u64 l3, __u32 v6, s
 	return 0;
 }
 
-/* The service of a VIP: (address, proto, port), then (address, proto, all ports). */
+/* The service of a VIP: (address, proto, port), then, when services of all
+ * ports exist, (address, proto, all ports). */
 static __always_inline struct xdpd_lb_vip *lb_vip(struct lb_scratch *sc, const __u32 *addr, __u8 family,
-						  __u8 proto, __u16 port)
+						  __u8 proto, __u16 port, __u32 all_ports)
 {
 	struct xdpd_lb_vip_key *vk = &sc->vk;
 	struct xdpd_lb_vip *vip;
@@ -447,7 +451,7 @@ static __always_inline struct xdpd_lb_vip *lb_vip(struct lb_scratch *sc, const _
 	vk->proto = proto;
 	vk->family = family;
 	vip = bpf_map_lookup_elem(&xdpd_lb_vips, vk);
-	if (vip || !port)
+	if (vip || !port || !all_ports)  /* the second lookup only where it can hit */
 		return vip;
 	vk->port = 0;
 	return bpf_map_lookup_elem(&xdpd_lb_vips, vk);

@@ -63,6 +63,7 @@ static __always_inline __u32 lb_icmp_error(struct xdp_md *ctx, __u64 l3, __u64 l
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct icmp_hdr *ih = data + l4;
 	struct lb_scratch *sc = lb_scratch();
+	struct xdpd_lb_runtime *rt = lb_runtime();
 	struct xdpd_lb_flow_key *fk;
 	const struct xdpd_lb_backend *be;
 	struct xdpd_lb_vip_stats *vs;
@@ -74,7 +75,7 @@ static __always_inline __u32 lb_icmp_error(struct xdp_md *ctx, __u64 l3, __u64 l
 	__u64 now;
 	int rc;
 
-	if (!sc || (void *)(ih + 1) > end)
+	if (!sc || !rt || (void *)(ih + 1) > end)
 		return LB_NOT_MINE;
 	fk = &sc->fk;
 	__builtin_memset(fk, 0, sizeof(*fk));
@@ -109,12 +110,12 @@ static __always_inline __u32 lb_icmp_error(struct xdp_md *ctx, __u64 l3, __u64 l
 	}
 	fk->sport = bpf_ntohs(qports[1]);
 	fk->dport = bpf_ntohs(qports[0]);
-	vip = lb_vip(sc, fk->dst, fk->family, fk->proto, fk->dport);
+	vip = lb_vip(sc, fk->dst, fk->family, fk->proto, fk->dport, rt->all_ports);
 	if (!vip)
 		return LB_NOT_MINE;
 	vs = lb_vip_stats(vip->index);
 	now = lb_now();
-	if (!lb_pick(sc, vip, fk, 0, now, 0, &c, 0)) {
+	if (!lb_pick(sc, rt, vip, fk, 0, now, 0, &c, 0)) {
 		if (vs)
 			vs->no_backend++;
 		return LB_RESULT(XDPD_ACT_DROP, XDPD_R_LB_NO_BACKEND);
@@ -207,7 +208,7 @@ __noinline int xdpd_lb_echo(struct xdp_md *ctx, __u64 l3, __u64 l4, __u64 meta)
 	__builtin_memset(&sc->fk, 0, sizeof(sc->fk));
 	if (lb_addrs(data, end, l3, v6, &sc->fk))
 		return LB_NOT_MINE;
-	vip = lb_vip(sc, sc->fk.dst, sc->fk.family, 0, 0);
+	vip = lb_vip(sc, sc->fk.dst, sc->fk.family, 0, 0, 0);
 	if (!vip)
 		return LB_NOT_MINE;
 	rc = lb_echo(ctx, l3, l4, v6);

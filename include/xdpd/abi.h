@@ -321,7 +321,8 @@ struct xdpd_lb_flow {
 struct xdpd_lb_runtime {
 	__u64 udp_timeout_ns;  /* idle UDP flows re-hash after this             */
 	__u32 new_flow_limit;  /* flows inserted per second per CPU; 0: no limit */
-	__u32 _pad;
+	__u32 all_ports;       /* 1: a service of all ports exists, so a packet whose
+	                          (VIP, proto, port) is no service looks for one */
 };
 
 /* Value of xdpd_lb_probe (ARRAY[1], per program instance): what the LB

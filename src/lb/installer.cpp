@@ -252,6 +252,7 @@ std::vector<std::string> Installer::apply(const config::LbConfig& config_lb, con
     xdpd_lb_runtime r{};
     r.udp_timeout_ns = __u64(cfg.udp_timeout.count()) * 1000000000ull;
     r.new_flow_limit = cfg.new_flow_limit;
+    r.all_ports = std::any_of(services.begin(), services.end(), [](const auto& s) { return s.port == 0; });
     rt.update(0, r);
     bpf::Map<__u32, __u32> dev(m.devmap);
     std::set<__u32> want_dev(ifindexes.begin(), ifindexes.end());

@@ -522,6 +522,18 @@ TEST_F(Lb, AllPortVipKeepsThePort) {
     }
 }
 
+// Without a service of all ports (runtime.all_ports 0) no packet looks for
+// one: the second VIP lookup is not made, and an entry alone finds nothing.
+TEST_F(Lb, AllPortLookupOnlyWhenSuchServicesExist) {
+    service(4, IPPROTO_TCP, 0, 1, kBe1, 0, 0, 0);  // all ports -> be1 (sets all_ports)
+    lb_->set_all_ports(false);
+    expect_untouched(to_vip(4, IPPROTO_TCP, 443).build(), in());
+    lb_->set_all_ports(true);
+    const Seg in = to_vip(4, IPPROTO_TCP, 443);
+    expect(in.build(), this->in(), XDPD_ACT_REDIRECT, XDPD_R_LB_FORWARD,
+           in.to(kBe1.addr(4), 443).hop().macs(kOutDev.mac, kBe1.mac).build());
+}
+
 // ---- 5. the connection table --------------------------------------------------------
 
 class LbTable : public Lb {

@@ -71,5 +71,23 @@ TEST_F(LbApi, AddAndRemoveBackendsLive) {
     EXPECT_EQ(lb_status()["services"][0]["backends"].size(), 2u);
 }
 
+// A service of all ports (DSR) beside a service of one port on another VIP:
+// the installer switches the data plane's all-ports lookup on, and a
+// connection to any port of that VIP reaches a backend on the same port.
+TEST_F(LbDaemon, AllPortServiceKeepsThePort) {
+    lab_.enable_dsr({LbLab::vip(4, 1)});
+    write_config("  services:\n" + service("web", LbLab::vip(4), "tcp", 80, "nat", {1, 1, 1}, kTcpPort) +
+                 "    - {name: any, vip: " + LbLab::vip(4, 1) + ", port: all, mode: dsr, backends: [{addr: " +
+                 LbLab::backend_addr(0, 4) + "}, {addr: " + LbLab::backend_addr(1, 4) + "}]}\n");
+    start();
+    std::vector<int> errors;
+    auto names = net::whoami_tcp_many(lab_.client(), LbLab::vip(4, 1), kTcpPort, 100, 2s, &errors);
+    auto c = net::count_names(names);
+    EXPECT_EQ(c[""], 0) << net::describe_errors(errors);
+    EXPECT_EQ(c["be1"] + c["be2"], 100) << net::describe_names(names);
+    names = net::whoami_tcp_many(lab_.client(), LbLab::vip(4), 80, 60, 2s, &errors);
+    EXPECT_EQ(net::count_names(names)[""], 0) << "the one-port service still answers: " << net::describe_errors(errors);
+}
+
 }  // namespace
 }  // namespace xdpd::test

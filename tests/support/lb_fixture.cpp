@@ -118,6 +118,12 @@ void LbMaps::add_vip(const std::string& addr, __u8 proto, __u16 port, __u32 inde
     k.proto = proto;
     k.family = a.family;
     bpf::Map<xdpd_lb_vip_key, xdpd_lb_vip>(vips_).update(k, {.index = index, .flags = flags, .n_ring = n_ring});
+    if (port == 0 && proto != 0) {  // a service of all ports: the data plane looks for it (as the installer does)
+        bpf::Map<__u32, xdpd_lb_runtime> rt(lb_runtime_);
+        auto r = rt.lookup(0).value_or(xdpd_lb_runtime{});
+        r.all_ports = 1;
+        rt.update(0, r);
+    }
 }
 
 void LbMaps::add_vip_address(const std::string& addr, __u32 index) {
@@ -177,9 +183,17 @@ void LbMaps::add_nat(const std::string& be_addr, __u16 be_port, __u8 proto, cons
 void LbMaps::add_egress(__u32 ifindex) { bpf::Map<__u32, __u32>(devmap_).update(ifindex, ifindex); }
 void LbMaps::remove_egress(__u32 ifindex) { bpf::Map<__u32, __u32>(devmap_).erase(ifindex); }
 
+void LbMaps::set_all_ports(bool on) {
+    bpf::Map<__u32, xdpd_lb_runtime> rt(lb_runtime_);
+    auto r = rt.lookup(0).value_or(xdpd_lb_runtime{});
+    r.all_ports = on;
+    rt.update(0, r);
+}
+
 void LbMaps::set_lb_runtime(__u64 udp_timeout_ns, __u32 new_flow_limit) {
     bpf::Map<__u32, xdpd_lb_runtime>(lb_runtime_)
-        .update(0, {.udp_timeout_ns = udp_timeout_ns, .new_flow_limit = new_flow_limit});
+        .update(0, {.udp_timeout_ns = udp_timeout_ns, .new_flow_limit = new_flow_limit,
+                    .all_ports = bpf::Map<__u32, xdpd_lb_runtime>(lb_runtime_).lookup(0).value_or(xdpd_lb_runtime{}).all_ports});
 }
 
 void LbMaps::set_clock(__u64 ns) { bpf::RuntimeView(runtime_)->fake_now_ns = ns; }

@@ -96,6 +96,8 @@ public:
     void add_egress(__u32 ifindex);
     void remove_egress(__u32 ifindex);
     void set_lb_runtime(__u64 udp_timeout_ns, __u32 new_flow_limit);
+    // xdpd_lb_runtime.all_ports (add_vip() of a port-0 service sets it).
+    void set_all_ports(bool on);
     void set_clock(__u64 ns);  // xdpd_runtime.fake_now_ns
 
     xdpd_lb_vip_stats vip_stats(__u32 vip) const;  // summed over CPUs
