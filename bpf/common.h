@@ -32,6 +32,7 @@ const volatile __u32 cfg_syncookie_auto = 0;    /* SYN cookies only where a watc
 const volatile __u32 cfg_lb = 0;                /* L4 load balancer (bpf/lb.h) */
 const volatile __u32 cfg_lb_nat = 0;            /* ... with NAT services: replies rewritten */
 const volatile __u32 cfg_lb_probe = 0;          /* `lb lookup` instance: decide, change nothing */
+const volatile __u32 cfg_observe = 1;           /* capture, top sources, events (bpf/observe.h) */
 
 /* What the parser learnt about one packet (scalars only: the parser is a
  * global function writing it). */
@@ -44,6 +45,8 @@ struct pkt {
 	__u8 trusted;              /* source on the allow list                 */
 	__u8 linear;               /* the whole packet is in the first buffer  */
 	struct xdpd_fw_key key;    /* the fields rules match on                */
+	__u32 rule;                /* deciding firewall rule's slot + 1; 0 = none */
+	__u32 _pad;
 };
 
 #endif

@@ -169,6 +169,7 @@ static __always_inline __u32 fw_run(struct pkt *p, const struct xdpd_runtime *rt
 
 	if (res->rule.prio != XDPD_FW_PRIO_NONE) {
 		fw_count_rule(res->rule.slot, p->len);
+		p->rule = res->rule.slot + 1;
 		deny = res->action == XDPD_FW_DENY;
 		*reason = deny ? XDPD_R_FW_DENY : XDPD_R_FW_ALLOW;
 		*limit = res->limit;

@@ -297,6 +297,42 @@ struct {
 	__type(value, struct xdpd_lb_probe);
 } xdpd_lb_probe SEC(".maps");
 
+/* Observability (bpf/observe.h): what the daemon and `xdpd capture` ask
+ * for, per-CPU sampling and budget state, the capture's perf buffer, the
+ * sampled top-sources table and the event ring. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct xdpd_observe);
+} xdpd_observe SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xdpd_observe_cpu);
+} xdpd_observe_cpu SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} xdpd_capture_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XDPD_TOP_SOURCES);
+	__type(key, struct xdpd_top_key);
+	__type(value, struct xdpd_top_count);
+} xdpd_top_sources SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XDPD_EVENTS_RING_BYTES);
+} xdpd_events SEC(".maps");
+
 /* Not used by the program; created and pinned with the rest so that the
  * control plane's bookkeeping survives restarts. */
 struct {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The xdpd pipeline: parse -> watch -> shield -> firewall -> rate limits ->
- * SYN cookies -> load balancer -> stats. Each stage is a header; the ones switched off at load
+ * SYN cookies -> load balancer -> stats (and observe: capture, top sources,
+ * events). Each stage is a header; the ones switched off at load
  * time (cfg_*) are pruned by the verifier. */
 #include "common.h"
 #include "maps.h"
@@ -25,15 +26,15 @@ int xdpd_pipeline(struct xdp_md *ctx)
 
 	rc = xdpd_parse(ctx, &p);
 	if (rc != PARSE_OK)
-		return stats_record(&p, cfg_malformed_action, rc);
+		return stats_record(ctx, &p, cfg_malformed_action, rc);
 
 	if (p.l3 != XDPD_L3_IPV4 && p.l3 != XDPD_L3_IPV6)
-		return stats_record(&p, XDPD_ACT_PASS, XDPD_R_NON_IP);
+		return stats_record(ctx, &p, XDPD_ACT_PASS, XDPD_R_NON_IP);
 
 	/* The runtime switches every stage reads (one inlined array lookup). */
 	rt = bpf_map_lookup_elem(&xdpd_runtime, &zero);
 	if (!rt)
-		return stats_record(&p, XDPD_ACT_PASS, XDPD_R_NO_FIREWALL);
+		return stats_record(ctx, &p, XDPD_ACT_PASS, XDPD_R_NO_FIREWALL);
 
 	/* stage: watch (mitigation counters and state) -- bpf/watch.h */
 	if (cfg_watch)
@@ -41,14 +42,14 @@ int xdpd_pipeline(struct xdp_md *ctx)
 
 	/* stage: shield (allow list, bans) -- bpf/shield.h */
 	if (cfg_shield && shield_run(&p, rt) == SHIELD_DROP)
-		return stats_record(&p, XDPD_ACT_DROP, XDPD_R_BANNED);
+		return stats_record(ctx, &p, XDPD_ACT_DROP, XDPD_R_BANNED);
 
 	/* stage: firewall -- bpf/firewall.h */
 	reason = XDPD_R_NO_FIREWALL;
 	if (cfg_fw_enabled) {
 		action = fw_run(&p, rt, &reason, &limit);
 		if (action != XDPD_ACT_PASS)
-			return stats_record(&p, action, reason);
+			return stats_record(ctx, &p, action, reason);
 	}
 
 	/* stage: rate limits of the allow rule, or of a watch under attack, which
@@ -59,7 +60,7 @@ int xdpd_pipeline(struct xdp_md *ctx)
 		if (limit) {
 			__u32 over = ratelimit_run(&p, rt, limit);
 			if (over)
-				return stats_record(&p, XDPD_ACT_DROP, over);
+				return stats_record(ctx, &p, XDPD_ACT_DROP, over);
 		}
 	}
 
@@ -74,7 +75,7 @@ int xdpd_pipeline(struct xdp_md *ctx)
 	if (cfg_lb && action == XDPD_ACT_PASS)
 		action = lb_run(ctx, &p, &reason);
 
-	return stats_record(&p, action, reason);
+	return stats_record(ctx, &p, action, reason);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

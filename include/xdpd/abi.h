@@ -35,6 +35,9 @@
 #define XDPD_LB_RING_SIZE      65537   /* Maglev lookup table per VIP (a prime) */
 #define XDPD_LB_MAX_BACKENDS   4096    /* (VIP, backend) pairs                 */
 #define XDPD_LB_MAX_FLOWS      (1u << 19) /* connection table entries          */
+#define XDPD_TOP_SOURCES       16384   /* sources in the sampled top-sources table */
+#define XDPD_CAPTURE_MAX_SNAP  65535   /* longest capture snap length          */
+#define XDPD_EVENTS_RING_BYTES (256 * 1024) /* data-plane event ring buffer  */
 
 /* ---- verdicts: equal to enum xdp_action -------------------------------- */
 enum xdpd_action {
@@ -115,13 +118,30 @@ struct xdpd_counter {
 #define XDPD_L3_SLOTS  4
 #define XDPD_L4_SLOTS  8
 
+/* Verdicts a reason is counted under: a packet's reason and its action
+ * together (a monitor-mode deny passes, a malformed packet is dropped or
+ * passed, an LB packet is sent with TX or REDIRECT). The data plane never
+ * returns XDP_ABORTED with a reason. */
+#define XDPD_VERDICTS 4
+#define XDPD_VERDICT_SLOT(act) (((act) - 1) & (XDPD_VERDICTS - 1)) /* drop 0, pass 1, tx 2, redirect 3 */
+
 /* Value of xdpd_stats (PERCPU_ARRAY, one slot per attached interface). */
 struct xdpd_if_stats {
 	struct xdpd_counter action[XDPD_ACT_SLOTS];
-	struct xdpd_counter reason[XDPD_R_SLOTS];
+	struct xdpd_counter reason[XDPD_R_SLOTS][XDPD_VERDICTS];
 	struct xdpd_counter l3[XDPD_L3_SLOTS];
 	struct xdpd_counter l4[XDPD_L4_SLOTS];
 };
+
+#ifdef __cplusplus
+/* A reason's packets and bytes over every verdict. */
+inline xdpd_counter xdpd_reason_total(const xdpd_if_stats& s, unsigned r)
+{
+	xdpd_counter t{};
+	for (const auto& c : s.reason[r]) t.packets += c.packets, t.bytes += c.bytes;
+	return t;
+}
+#endif
 
 /* ---- runtime switches: xdpd_runtime (ARRAY[1], mmapable) ---------------- */
 struct xdpd_fw_generation {
@@ -488,6 +508,102 @@ struct xdpd_fw_entry {
 	struct xdpd_fw_ref count[XDPD_FW_COUNT_CHAIN];
 	__u32 limit;              /* allow rules: rate-limit profile + 1, 0 = none */
 	__u32 _pad;
+};
+
+/* ---- observability: capture, top sources, events (bpf/observe.h) -------
+ * Value of xdpd_observe (ARRAY[1], mmapable), written by the daemon and by
+ * `xdpd capture`. Every packet reads it once at the end of the pipeline; all
+ * zero means nothing more is done (one load and a branch). */
+#define XDPD_CAP_F_SRC  0x01   /* match src/src_len                          */
+#define XDPD_CAP_F_DST  0x02
+#define XDPD_CAP_F_HOST 0x04   /* src or dst in src/src_len                  */
+
+struct xdpd_capture_filter {
+	__u32 verdicts;        /* bit per XDP action; 0 = any                   */
+	__u32 rule;            /* firewall rule counter slot + 1; 0 = any       */
+	__u64 reasons;         /* bit per enum xdpd_reason; 0 = any             */
+	__u32 ifindex;         /* 0 = any                                      */
+	__u8 family;           /* 0 = any, 4 or 6                               */
+	__u8 proto;            /* IP protocol; 0 = any                          */
+	__u8 flags;            /* XDPD_CAP_F_*                                  */
+	__u8 _pad;
+	__u16 sport;           /* 0 = any; host order                           */
+	__u16 dport;
+	__u16 port;            /* either port; 0 = any                          */
+	__u8 src_len;          /* prefix lengths (IPv4: 0..32, IPv6: 0..128)    */
+	__u8 dst_len;
+	__u32 src[4];          /* network order; IPv4 in [0]                    */
+	__u32 dst[4];
+};
+
+struct xdpd_observe {
+	__u32 capture;         /* 1: a capture runs (xdpd_capture_events)       */
+	__u32 capture_sample;  /* 1-in-N matching packets; 0 or 1 = every one   */
+	__u32 capture_snaplen; /* bytes of each packet, <= XDPD_CAPTURE_MAX_SNAP */
+	__u32 capture_owner;   /* pid of the capturing process (the daemon ends
+	                          a capture whose process is gone)               */
+	struct xdpd_capture_filter filter;
+	__u32 top_sample;      /* 1-in-N packets per CPU (power of 2) feed
+	                          xdpd_top_sources; 0 = off                      */
+	__u32 event_rate;      /* data-plane events per second per CPU          */
+	__u64 event_reasons;   /* bit per enum xdpd_reason that raises an event */
+};
+
+/* Per-CPU state of xdpd_observe_cpu: the capture's sampling counter, the
+ * event budget's window. */
+struct xdpd_observe_cpu {
+	__u64 capture_seen;    /* packets that matched the filter              */
+	__u64 capture_sent;    /* packets written to the perf buffer           */
+	__u64 capture_lost;    /* perf buffer full                             */
+	__u64 event_window_ns;
+	__u32 event_count;     /* events in the current window                 */
+	__u32 _pad;
+	__u64 events_sent;
+	__u64 events_dropped;  /* over event_rate, or the ring buffer full      */
+};
+
+/* Record of xdpd_capture_events (PERF_EVENT_ARRAY): this header, then
+ * caplen bytes of the packet as it leaves the pipeline (rewritten for TX and
+ * REDIRECT; as received for DROP and PASS). */
+struct xdpd_capture_hdr {
+	__u64 time_ns;         /* bpf_ktime_get_ns()                           */
+	__u32 ifindex;
+	__u32 rx_queue;
+	__u32 len;             /* packet length                                 */
+	__u32 caplen;          /* bytes that follow                             */
+	__u16 action;          /* XDP action                                    */
+	__u16 reason;          /* enum xdpd_reason                              */
+	__u32 rule;            /* deciding firewall rule's slot + 1; 0 = none   */
+};
+
+/* Key and value of xdpd_top_sources (LRU_HASH, XDPD_TOP_SOURCES): sampled
+ * packets per source address; the daemon ranks them by rate. */
+struct xdpd_top_key {
+	__u8 addr[16];         /* IPv4 as ::ffff:a.b.c.d                        */
+};
+
+struct xdpd_top_count {
+	__u64 packets;         /* sampled: multiply by top_sample               */
+	__u64 bytes;
+	__u64 dropped;         /* sampled packets that were dropped             */
+};
+
+/* Record of xdpd_events (RINGBUF): a packet the data plane thought worth
+ * telling the daemon about (a reason in event_reasons), at most event_rate
+ * per second per CPU. */
+struct xdpd_dp_event {
+	__u64 time_ns;         /* bpf_ktime_get_ns()                           */
+	__u32 ifindex;
+	__u16 reason;          /* enum xdpd_reason                              */
+	__u16 action;
+	__u32 src[4];          /* network order; IPv4 in [0]                    */
+	__u32 dst[4];
+	__u16 sport, dport;    /* host order                                    */
+	__u8 family;           /* 4, 6; 0: not IP or malformed before the addresses */
+	__u8 proto;
+	__u16 _pad;
+	__u32 rule;            /* firewall rule slot + 1; 0 = none              */
+	__u32 _pad2;
 };
 
 /* ---- control-plane bookkeeping, pinned so a restarted daemon finds it --- */

@@ -49,7 +49,7 @@ __u32 reason_of(const bpf::Pipeline& p, int prog_fd, const Frame& frame) {
     auto sum = [&] {
         std::vector<__u64> v(XDPD_R_MAX, 0);
         for (const auto& s : stats.lookup_all(p.config().ifslot))
-            for (int r = 0; r < XDPD_R_MAX; ++r) v[r] += s.reason[r].packets;
+            for (int r = 0; r < XDPD_R_MAX; ++r) v[r] += xdpd_reason_total(s, r).packets;
         return v;
     };
     auto before = sum();

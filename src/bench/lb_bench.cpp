@@ -162,7 +162,7 @@ struct LbBench::Impl {
         auto sum = [&] {
             std::vector<__u64> v(XDPD_R_MAX, 0);
             for (const auto& s : m.lookup_all(0))
-                for (int r = 0; r < XDPD_R_MAX; ++r) v[size_t(r)] += s.reason[r].packets;
+                for (int r = 0; r < XDPD_R_MAX; ++r) v[size_t(r)] += xdpd_reason_total(s, r).packets;
             return v;
         };
         auto before = sum();

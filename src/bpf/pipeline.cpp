@@ -31,7 +31,8 @@ const std::vector<std::string>& shared_map_names() {
         "xdpd_rule_stats", "xdpd_ifaces", "xdpd_fw_slots", "xdpd_bans", "xdpd_allow", "xdpd_limits", "xdpd_buckets",
         "xdpd_watch_prefixes", "xdpd_watch_stats", "xdpd_watch_hll", "xdpd_watch", "xdpd_watch_sources",
         "xdpd_lb_vips", "xdpd_lb_rings", "xdpd_lb_backends", "xdpd_lb_nat", "xdpd_lb_flows", "xdpd_lb_runtime",
-        "xdpd_lb_vip_stats", "xdpd_lb_backend_stats", "xdpd_lb_devmap"};
+        "xdpd_lb_vip_stats", "xdpd_lb_backend_stats", "xdpd_lb_devmap",
+        "xdpd_observe", "xdpd_observe_cpu", "xdpd_capture_events", "xdpd_top_sources", "xdpd_events"};
     return names;
 }
 
@@ -90,6 +91,7 @@ Pipeline Pipeline::load_impl(const PipelineConfig& cfg, const std::string* pin_d
     ro.cfg_lb = cfg.lb;
     ro.cfg_lb_nat = cfg.lb && cfg.lb_nat;
     ro.cfg_lb_probe = cfg.lb && cfg.lb_probe;
+    ro.cfg_observe = cfg.observe;
     if (cfg.syncookie_ports.size() > XDPD_SYNCOOKIE_MAX_PORTS)
         throw std::invalid_argument(fmt::format("SYN cookies protect at most {} ports, got {}",
                                                 XDPD_SYNCOOKIE_MAX_PORTS, cfg.syncookie_ports.size()));

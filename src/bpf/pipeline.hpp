@@ -35,6 +35,7 @@ struct PipelineConfig {
     bool lb = false;        // L4 load balancer (bpf/lb.h)
     bool lb_nat = false;    // ... with NAT services, whose replies are rewritten
     bool lb_probe = false;  // an `lb lookup` instance: decides, records, changes and counts nothing
+    bool observe = true;    // capture, top sources, events (bpf/observe.h); off = compiled out
 
     std::string describe() const;  // "firewall=on multibuf=off malformed=drop"
 };

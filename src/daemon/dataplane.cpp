@@ -471,7 +471,7 @@ nlohmann::json DataPlane::status() const {
         const auto snap = stats::read(pinned("xdpd_ifaces"), pinned("xdpd_stats"));
         auto reason = [&](xdpd_reason r) {
             __u64 n = 0;
-            for (const auto& i : snap.ifaces) n += i.total.reason[r].packets;
+            for (const auto& i : snap.ifaces) n += xdpd_reason_total(i.total, r).packets;
             return n;
         };
         j["limiter"] = {{"buckets", in_use.at("xdpd_buckets")},

@@ -26,6 +26,9 @@ static_assert(XDPD_R_MAX <= XDPD_R_SLOTS && XDPD_ACT_MAX <= XDPD_ACT_SLOTS && XD
                   XDPD_L4_MAX <= XDPD_L4_SLOTS,
               "xdpd_if_stats has no counter slot for every value");
 
+// Verdict slots of a reason's counters (XDPD_VERDICT_SLOT).
+inline constexpr std::array<std::string_view, XDPD_VERDICTS> kVerdictNames = {"drop", "pass", "tx", "redirect"};
+
 inline constexpr std::array<std::string_view, XDPD_L3_MAX> kL3Names = {"ipv4", "ipv6", "arp", "other"};
 
 inline constexpr std::array<std::string_view, XDPD_L4_MAX> kL4Names = {

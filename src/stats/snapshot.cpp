@@ -23,6 +23,16 @@ nlohmann::json group(const xdpd_counter* c, const std::array<std::string_view, N
     return j;
 }
 
+// {reason: {packets, bytes}}: every verdict together.
+nlohmann::json reasons_json(const xdpd_if_stats& s) {
+    nlohmann::json j = nlohmann::json::object();
+    for (size_t r = 0; r < XDPD_R_MAX; ++r) {
+        const auto c = xdpd_reason_total(s, unsigned(r));
+        j[std::string(kReasonNames[r])] = {{"packets", c.packets}, {"bytes", c.bytes}};
+    }
+    return j;
+}
+
 template <size_t N>
 void ungroup(const nlohmann::json& j, xdpd_counter* c, const std::array<std::string_view, N>& names) {
     for (size_t i = 0; i < N; ++i) {
@@ -37,6 +47,25 @@ void add(xdpd_counter* d, const xdpd_counter* s, size_t n) {
     for (size_t i = 0; i < n; ++i) {
         d[i].packets += s[i].packets;
         d[i].bytes += s[i].bytes;
+    }
+}
+
+// {reason: {verdict: {packets, bytes}}}, reasons and verdicts with packets only.
+nlohmann::json verdicts_json(const xdpd_if_stats& s) {
+    nlohmann::json j = nlohmann::json::object();
+    for (size_t r = 0; r < XDPD_R_MAX; ++r)
+        for (size_t v = 0; v < XDPD_VERDICTS; ++v)
+            if (const auto& c = s.reason[r][v]; c.packets)
+                j[std::string(kReasonNames[r])][std::string(kVerdictNames[v])] = {{"packets", c.packets},
+                                                                                  {"bytes", c.bytes}};
+    return j;
+}
+
+void verdicts_from_json(const nlohmann::json& j, xdpd_if_stats& s) {
+    for (size_t r = 0; r < XDPD_R_MAX; ++r) {
+        auto jr = j.find(std::string(kReasonNames[r]));
+        if (jr == j.end()) continue;
+        ungroup(*jr, s.reason[r], kVerdictNames);
     }
 }
 
@@ -73,7 +102,7 @@ Snapshot read(const bpf::MapRef& ifaces_map, const bpf::MapRef& stats_map) {
         ic.mode = info->mode;
         for (const auto& c : stats.lookup_all(slot)) {
             add(ic.total.action, c.action, XDPD_ACT_MAX);
-            add(ic.total.reason, c.reason, XDPD_R_MAX);
+            for (size_t r = 0; r < XDPD_R_MAX; ++r) add(ic.total.reason[r], c.reason[r], XDPD_VERDICTS);
             add(ic.total.l3, c.l3, XDPD_L3_MAX);
             add(ic.total.l4, c.l4, XDPD_L4_MAX);
         }
@@ -92,7 +121,8 @@ nlohmann::json to_json(const Snapshot& s) {
                                    {"slot", i.slot},
                                    {"mode", i.mode},
                                    {"actions", group(i.total.action, kActionNames)},
-                                   {"reasons", group(i.total.reason, kReasonNames)},
+                                   {"reasons", reasons_json(i.total)},
+                                   {"verdicts", verdicts_json(i.total)},
                                    {"l3", group(i.total.l3, kL3Names)},
                                    {"l4", group(i.total.l4, kL4Names)}});
     return j;
@@ -108,7 +138,7 @@ Snapshot from_json(const nlohmann::json& j) {
         i.slot = ji.at("slot").get<__u32>();
         i.mode = ji.value("mode", 0u);
         ungroup(ji.at("actions"), i.total.action, kActionNames);
-        ungroup(ji.at("reasons"), i.total.reason, kReasonNames);
+        verdicts_from_json(ji.at("verdicts"), i.total);
         ungroup(ji.at("l3"), i.total.l3, kL3Names);
         ungroup(ji.at("l4"), i.total.l4, kL4Names);
         s.ifaces.push_back(i);
@@ -160,7 +190,7 @@ std::string format_table(const Snapshot& cur, const Snapshot* prev) {
         }
         bool any = false;
         for (size_t r = 0; r < XDPD_R_MAX; ++r) {
-            const auto& v = c.total.reason[r];
+            const auto& v = xdpd_reason_total(c.total, r);
             if (!v.packets) continue;
             if (!any) out += fmt::format("  {:<18} {:>14} {:>16}\n", "reason", "packets", "bytes");
             any = true;

@@ -463,10 +463,10 @@ TEST_F(FirewallFields, MonitorMode) {
     expect(tcp4("10.0.0.1", "10.0.0.2", 1, 23), 1, "enforced");
     expect(tcp4(), -1, "default enforced");
     xdpd_if_stats s = stats();
-    EXPECT_EQ(s.reason[XDPD_R_FW_MONITOR].packets, 2u);
-    EXPECT_EQ(s.reason[XDPD_R_DEFAULT_MONITOR].packets, 1u);
-    EXPECT_EQ(s.reason[XDPD_R_FW_DENY].packets, 1u);
-    EXPECT_EQ(s.reason[XDPD_R_DEFAULT_DENY].packets, 1u);
+    EXPECT_EQ(xdpd_reason_total(s, XDPD_R_FW_MONITOR).packets, 2u);
+    EXPECT_EQ(xdpd_reason_total(s, XDPD_R_DEFAULT_MONITOR).packets, 1u);
+    EXPECT_EQ(xdpd_reason_total(s, XDPD_R_FW_DENY).packets, 1u);
+    EXPECT_EQ(xdpd_reason_total(s, XDPD_R_DEFAULT_DENY).packets, 1u);
 }
 
 // ---- count rules ----------------------------------------------------------------
@@ -628,10 +628,10 @@ TEST_F(FirewallFields, SwapUnderTrafficNeverMixesGenerations) {
     EXPECT_EQ(bad.load(), 0u);
     xdpd_if_stats s = stats();
     EXPECT_GT(sent.load(), 0u);
-    EXPECT_EQ(s.reason[XDPD_R_FW_DENY].packets + s.reason[XDPD_R_FW_ALLOW].packets, sent.load());
-    EXPECT_EQ(s.reason[XDPD_R_DEFAULT_ALLOW].packets, 0u);
-    EXPECT_EQ(s.reason[XDPD_R_DEFAULT_DENY].packets, 0u);
-    EXPECT_EQ(s.action[XDP_DROP].packets, s.reason[XDPD_R_FW_DENY].packets);
+    EXPECT_EQ(xdpd_reason_total(s, XDPD_R_FW_DENY).packets + xdpd_reason_total(s, XDPD_R_FW_ALLOW).packets, sent.load());
+    EXPECT_EQ(xdpd_reason_total(s, XDPD_R_DEFAULT_ALLOW).packets, 0u);
+    EXPECT_EQ(xdpd_reason_total(s, XDPD_R_DEFAULT_DENY).packets, 0u);
+    EXPECT_EQ(s.action[XDP_DROP].packets, xdpd_reason_total(s, XDPD_R_FW_DENY).packets);
 }
 
 TEST_F(FirewallFields, NewRuleCountersStartAtZeroUnderTraffic) {

@@ -486,7 +486,7 @@ TEST_F(ParseKey, CountersSeparateL3AndL4) {
         for (int i = 0; i < n; ++i) t.packets += c[i].packets, t.bytes += c[i].bytes;
         return t;
     };
-    for (auto t : {sum(s.action, XDPD_ACT_MAX), sum(s.reason, XDPD_R_MAX), sum(s.l3, XDPD_L3_MAX),
+    for (auto t : {sum(s.action, XDPD_ACT_MAX), sum(&s.reason[0][0], XDPD_R_MAX * XDPD_VERDICTS), sum(s.l3, XDPD_L3_MAX),
                    sum(s.l4, XDPD_L4_MAX)}) {
         EXPECT_EQ(t.packets, pkts.size());
         EXPECT_EQ(t.bytes, bytes);
@@ -500,7 +500,7 @@ TEST_F(ParseKey, CountersSeparateL3AndL4) {
     EXPECT_EQ(s.l4[XDPD_L4_UDP].bytes, pkts[1].size());
     EXPECT_EQ(s.l4[XDPD_L4_ICMPV6].bytes, pkts[2].size());
     EXPECT_EQ(s.l4[XDPD_L4_NONE].bytes, pkts[3].size() + pkts[4].size());
-    EXPECT_EQ(s.reason[XDPD_R_VLAN_DEPTH].bytes, pkts[4].size());
+    EXPECT_EQ(xdpd_reason_total(s, XDPD_R_VLAN_DEPTH).bytes, pkts[4].size());
     EXPECT_EQ(s.action[XDP_DROP].packets, 1u);
 }
 
@@ -526,7 +526,7 @@ TEST_P(Jumbo, BytesOfMultiBufferFrames) {
         const xdpd_if_stats before = stats();
         ASSERT_EQ(verdict(pkt), XDP_PASS);
         const xdpd_if_stats after = stats();
-        const __u64 bytes = after.reason[XDPD_R_DEFAULT_ALLOW].bytes - before.reason[XDPD_R_DEFAULT_ALLOW].bytes;
+        const __u64 bytes = xdpd_reason_total(after, XDPD_R_DEFAULT_ALLOW).bytes - xdpd_reason_total(before, XDPD_R_DEFAULT_ALLOW).bytes;
         EXPECT_EQ(after.l4[XDPD_L4_UDP].packets - before.l4[XDPD_L4_UDP].packets, 1u);
         if (multibuf || len <= 3000)
             EXPECT_EQ(bytes, len);

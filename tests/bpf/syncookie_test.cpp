@@ -259,7 +259,7 @@ TEST_F(SynCookies, ValidAckPassesForgedAcksAreDropped) {
         auto data = ack;
         data.tcp(40000, 80, kAck | kPsh).payload(10);
         EXPECT_EQ(verdict(ack_for(data, family, kClientSeq + 1, cookie + 1)), XDP_PASS);
-        EXPECT_EQ(stats().reason[XDPD_R_SYNCOOKIE_OK].packets - before.reason[XDPD_R_SYNCOOKIE_OK].packets, 3u);
+        EXPECT_EQ(xdpd_reason_total(stats(), XDPD_R_SYNCOOKIE_OK).packets - xdpd_reason_total(before, XDPD_R_SYNCOOKIE_OK).packets, 3u);
 
         before = stats();
         // (A kernel cookie keeps its MSS index, 0-3, in its low bits: an ACK a
@@ -279,7 +279,7 @@ TEST_F(SynCookies, ValidAckPassesForgedAcksAreDropped) {
         port.tcp(40001, 80, kAck);
         EXPECT_EQ(verdict(ack_for(port, family, kClientSeq + 1, cookie + 1)), XDP_DROP)
             << "the cookie of another source port";
-        EXPECT_EQ(stats().reason[XDPD_R_SYNCOOKIE_BAD].packets - before.reason[XDPD_R_SYNCOOKIE_BAD].packets, 6u);
+        EXPECT_EQ(xdpd_reason_total(stats(), XDPD_R_SYNCOOKIE_BAD).packets - xdpd_reason_total(before, XDPD_R_SYNCOOKIE_BAD).packets, 6u);
         EXPECT_EQ(stats().action[XDPD_ACT_DROP].packets - before.action[XDPD_ACT_DROP].packets, 6u);
 
         // ACKs to unprotected ports are not the stage's business.

@@ -135,7 +135,7 @@ TEST_P(Truncation, EveryCutOfEveryTemplate) {
                     EXPECT_EQ(action, 12345u);
                     const xdpd_if_stats after = stats();
                     for (int r = 0; r < XDPD_R_MAX; ++r)
-                        EXPECT_EQ(after.reason[r].packets, before.reason[r].packets);
+                        EXPECT_EQ(xdpd_reason_total(after, r).packets, xdpd_reason_total(before, r).packets);
                     continue;
                 }
                 Observation o = observe(frame);

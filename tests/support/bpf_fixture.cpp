@@ -87,7 +87,14 @@ Observation PipelineFixture::observe(const Bytes& pkt, __u32 ifindex) {
         return hit;
     };
     int act = one("action", before.action, after.action, XDPD_ACT_MAX);
-    ob.reason = one("reason", before.reason, after.reason, XDPD_R_MAX);
+    // Reasons are counted by verdict: the slot that moved names both.
+    const int rv = one("reason", &before.reason[0][0], &after.reason[0][0], XDPD_R_MAX * XDPD_VERDICTS);
+    ob.reason = rv < 0 ? rv : rv / XDPD_VERDICTS;
+    if (rv >= 0 && rv % XDPD_VERDICTS != int(XDPD_VERDICT_SLOT(action))) {
+        ADD_FAILURE() << "reason " << ob.reason << " counted under verdict slot " << rv % XDPD_VERDICTS
+                      << ", the packet's verdict is " << action;
+        ob.ok = false;
+    }
     ob.l3 = one("l3", before.l3, after.l3, XDPD_L3_MAX);
     ob.l4 = one("l4", before.l4, after.l4, XDPD_L4_MAX);
     if (act != int(action)) {
@@ -109,7 +116,7 @@ xdpd_if_stats PipelineFixture::stats() const {
             }
         };
         add(sum.action, s.action, XDPD_ACT_MAX);
-        add(sum.reason, s.reason, XDPD_R_MAX);
+        add(&sum.reason[0][0], &s.reason[0][0], XDPD_R_MAX * XDPD_VERDICTS);
         add(sum.l3, s.l3, XDPD_L3_MAX);
         add(sum.l4, s.l4, XDPD_L4_MAX);
     }

@@ -40,7 +40,7 @@ protected:
 
     // Counters summed over CPUs, for the fixture's stats slot.
     xdpd_if_stats stats() const;
-    __u64 reason_packets(xdpd_reason r) const { return stats().reason[r].packets; }
+    __u64 reason_packets(xdpd_reason r) const { return xdpd_reason_total(stats(), r).packets; }
     __u64 action_packets(xdpd_action a) const { return stats().action[a].packets; }
     // A rule counter slot summed over CPUs.
     xdpd_counter rule_slot_counter(__u32 slot) const;

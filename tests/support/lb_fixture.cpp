@@ -272,8 +272,8 @@ LbSent LbFixture::send(const Bytes& pkt, __u32 ifindex) {
     const xdpd_if_stats after = stats();
     LbSent s{.action = r.action, .packet = std::move(r.packet)};
     for (int i = 0; i < XDPD_R_MAX; ++i) {
-        if (after.reason[i].packets == before.reason[i].packets) continue;
-        s.reason = s.reason == -1 && after.reason[i].packets - before.reason[i].packets == 1 ? i : -2;
+        if (xdpd_reason_total(after, i).packets == xdpd_reason_total(before, i).packets) continue;
+        s.reason = s.reason == -1 && xdpd_reason_total(after, i).packets - xdpd_reason_total(before, i).packets == 1 ? i : -2;
     }
     for (int a = 0; a < XDPD_ACT_MAX; ++a) {
         __u64 d = after.action[a].packets - before.action[a].packets;
