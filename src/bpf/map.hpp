@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +37,9 @@ private:
 // else a walk of its keys. Reads ~50 MB/s: a full 1M-entry table takes a
 // fraction of a second.
 size_t count_entries(const MapRef& m);
+// Calls fn for every entry (batch reads; a key walk where the map has none).
+// Not for per-CPU maps.
+void for_each_entry(const MapRef& m, const std::function<void(const void* key, const void* value)>& fn);
 
 template <typename K, typename V>
 class Map {

@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
 
+#include <atomic>
 #include <cstring>
 #include <stdexcept>
 
@@ -37,6 +38,8 @@ const std::vector<std::string>& shared_map_names() {
 }
 
 namespace {
+
+std::atomic<uint64_t> load_count{0};
 
 // A map pinned by another xdpd version whose layout differs cannot be shared:
 // say so, and what to do, instead of libbpf's "parameter mismatch".
@@ -103,6 +106,10 @@ Pipeline Pipeline::load_impl(const PipelineConfig& cfg, const std::string* pin_d
     ro.cfg_syncookie_wscale = cfg.syncookie_wscale;
     ro.cfg_syncookie_ttl = cfg.syncookie_ttl;
 
+    // A perf buffer has one entry per CPU; say so before a pinned one is
+    // compared with it.
+    check(bpf_map__set_max_entries(p.skel_->maps.xdpd_capture_events, __u32(possible_cpus())),
+          "size map xdpd_capture_events");
     for (const auto& name : shared_map_names()) {
         bpf_map* m = bpf_object__find_map_by_name(p.skel_->obj, name.c_str());
         if (!m) throw std::logic_error("BPF object has no map " + name);
@@ -130,8 +137,11 @@ Pipeline Pipeline::load_impl(const PipelineConfig& cfg, const std::string* pin_d
                    pin_dir ? "the xdpd pipeline (maps pinned in " + *pin_dir + ")"
                            : "the xdpd pipeline (unpinned)",
                    cfg.describe());
+    load_count.fetch_add(1, std::memory_order_relaxed);
     return p;
 }
+
+uint64_t Pipeline::loads() { return load_count.load(std::memory_order_relaxed); }
 
 int Pipeline::prog_fd() const { return bpf_program__fd(skel_->progs.xdpd_pipeline); }
 

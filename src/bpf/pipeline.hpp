@@ -51,6 +51,8 @@ public:
     // Loads an instance that shares the maps of `other` (or owns fresh maps when
     // other is null). Nothing is pinned.
     static Pipeline load(const PipelineConfig& cfg, const Pipeline* other = nullptr);
+    // Programs this process loaded into the kernel (metrics).
+    static uint64_t loads();
 
     Pipeline(Pipeline&&) noexcept;
     Pipeline& operator=(Pipeline&&) noexcept;

@@ -40,6 +40,15 @@ struct EventsOptions {
 int cmd_events(const Common& c, const EventsOptions& o);
 int cmd_allow(const Common& c, const ListOptions& o);
 
+// top, metrics (src/cli/top_cmd.cpp)
+struct TopOptions {
+    double interval = 1;  // seconds between refreshes
+    int count = 0;        // refreshes, then exit; 0: until q or Ctrl-C
+    size_t sources = 0;   // top sources shown; 0: the daemon's metrics.top_sources
+};
+int cmd_top(const Common& c, const TopOptions& o);
+int cmd_metrics(const Common& c);
+
 struct LbOptions {
     std::string op = "show";        // show | lookup | weight | drain | undrain
     std::vector<std::string> args;  // the operation's arguments

@@ -87,8 +87,9 @@ int main(int argc, char** argv) {
                                                         "attacks in progress with their actions and heaviest sources");
     mitigation->add_flag("-j,--json", common.json, "Machine-readable output");
     cli::EventsOptions ev_opts;
-    auto* events = app.add_subcommand("events", "Mitigation events (attack start and end with peak rates and top sources,\n"
-                                                "bans), oldest first; the daemon keeps the last 1000");
+    auto* events = app.add_subcommand("events", "Events, oldest first (the daemon keeps the last 1000): attack start and\n"
+                                                "end, bans, backends down/up, reloads and rejected reloads, and packets the\n"
+                                                "data plane reports (banned, rate-limited, malformed...; events.reasons)");
     events->add_flag("-f,--follow", ev_opts.follow, "Keep printing new events as they happen (Ctrl-C to stop)");
     events->add_flag("-j,--json", common.json, "One JSON object per line");
 
@@ -106,6 +107,19 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"show", "lookup", "weight", "drain", "undrain", "add", "remove"}));
     lb->add_option("args", lb_opts.args, "The operation's arguments");
     lb->add_flag("-j,--json", common.json, "Machine-readable output");
+
+    // ---- top, metrics ----
+    cli::TopOptions top_opts;
+    auto* top = app.add_subcommand("top", "Live view, refreshed every second: per-interface rates by action, drops by\n"
+                                          "reason, the heaviest sources (sampled in the data plane), bans, attacks.\n"
+                                          "q or Ctrl-C quits. --json prints one snapshot");
+    top->add_option("-n,--interval", top_opts.interval, "Seconds between refreshes")->capture_default_str()->check(CLI::Range(0.2, 3600.0));
+    top->add_option("-c,--count", top_opts.count, "Refresh this many times, then exit (0: until q)");
+    top->add_option("--sources", top_opts.sources, "Sources to show (default: metrics.top_sources)");
+    top->add_flag("-j,--json", common.json, "One snapshot as JSON (rates over the daemon's last second)");
+    auto* metrics = app.add_subcommand("metrics", "Print the Prometheus metrics the daemon serves on metrics.listen\n"
+                                                  "(e.g. `xdpd metrics | promtool check metrics`)");
+    // ---- end top, metrics ----
 
     xdpd::lab::LabOptions lab_opts;
     auto* lab = app.add_subcommand("lab", "Demo: client, attacker and server namespaces, xdpd guarding the server,\n"
@@ -137,6 +151,8 @@ int main(int argc, char** argv) {
         }
         if (*mitigation) return cli::cmd_mitigation(common);
         if (*events) return cli::cmd_events(common, ev_opts);
+        if (*top) return cli::cmd_top(common, top_opts);
+        if (*metrics) return cli::cmd_metrics(common);
         if (*lb) {
             if (lb_opts.op == "undrain") {
                 lb_opts.op = "weight";

@@ -9,25 +9,10 @@
 
 #include "api/socket.hpp"
 #include "cli/commands.hpp"
+#include "cli/format.hpp"
 
 namespace xdpd::cli {
 namespace {
-
-std::string si(double v) {
-    if (v >= 1e9) return fmt::format("{:.2f}G", v / 1e9);
-    if (v >= 1e6) return fmt::format("{:.2f}M", v / 1e6);
-    if (v >= 1e4) return fmt::format("{:.1f}k", v / 1e3);
-    return fmt::format("{:.0f}", v);
-}
-
-std::string local_time(double epoch) {
-    time_t t = time_t(epoch);
-    tm tm{};
-    localtime_r(&t, &tm);
-    char buf[32];
-    strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-    return buf;
-}
 
 std::string join(const nlohmann::json& arr, const char* sep = ", ") {
     std::string out;
@@ -59,6 +44,19 @@ std::string describe_event(const nlohmann::json& e) {
     if (type == "ban")
         return head + fmt::format(" banned {} ({} pps > {}) for {} s", e.value("source", ""),
                                   si(e.value("pps", 0.0)), si(e.value("over_pps", 0.0)), e.value("duration_s", 0));
+    if (type.rfind("packet_", 0) == 0) {  // from the data plane
+        if (e.contains("held_back"))
+            return head + fmt::format(" {} more like it{} in the last {:.0f} s", e.value("held_back", 0),
+                                      e.contains("src") ? " from " + e.value("src", "") : "", e.value("window_s", 0.0));
+        std::string what = fmt::format(" {} {} on {}", e.value("verdict", ""), e.value("reason", ""),
+                                       e.value("interface", ""));
+        if (e.contains("src")) {
+            what += fmt::format(": {} -> {} proto {}", e.value("src", ""), e.value("dst", ""), e.value("proto", 0));
+            if (e.contains("dport")) what += fmt::format(" ports {} -> {}", e.value("sport", 0), e.value("dport", 0));
+        }
+        return head + what + " (repeats from this source are held back for 10 s)";
+    }
+    if (type == "reload_rejected") return head + " " + e.value("error", "");
     return head + " " + e.dump();
 }
 

@@ -144,6 +144,19 @@ struct LbConfig {
     bool any_nat() const;
 };
 
+// metrics: and events: (docs/observability.md).
+struct ObserveConfig {
+    std::string metrics_listen = ":9100";  // HOST:PORT, :PORT, [V6]:PORT; empty = off
+    unsigned top_sources = 10;             // per-source series in metrics and `xdpd top`
+    unsigned source_sample = 64;           // 1 in N packets per CPU feed the top-sources table (power of 2; 0 = off)
+    unsigned event_rate = 20;              // data-plane events per second per CPU
+    uint64_t event_reasons = 0;            // bit per enum xdpd_reason; set from the defaults below
+    bool event_reasons_set = false;        // events.reasons given (else the defaults)
+};
+
+// Reasons that raise a data-plane event unless events.reasons says otherwise.
+uint64_t default_event_reasons();
+
 struct DaemonConfig {
     std::string socket = "/run/xdpd/xdpd.sock";
     std::string bpffs = "/sys/fs/bpf/xdpd";
@@ -175,6 +188,7 @@ struct Config {
     SyncookieConfig syncookies;
     MitigationConfig mitigation;
     LbConfig lb;
+    ObserveConfig observe;
     DaemonConfig daemon;
     std::vector<Diagnostic> warnings;  // the config is valid, but probably not what was meant
 };

@@ -51,6 +51,10 @@ void resolve_limits(const YAML::Node& root, Config& cfg, Reporter& rep);
 // it against syncookies (a VIP port must not be a SYN cookie port).
 void parse_lb(const YAML::Node& node, Config& cfg, Reporter& rep);
 
+// metrics: {listen, top_sources, source_sample}; events: {rate, reasons}.
+void parse_metrics(const YAML::Node& node, ObserveConfig& out, Reporter& rep);
+void parse_events(const YAML::Node& node, ObserveConfig& out, Reporter& rep);
+
 // daemon: {socket, bpffs, on_exit, log_level}.
 void parse_daemon(const YAML::Node& node, DaemonConfig& out, Reporter& rep);
 

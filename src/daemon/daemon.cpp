@@ -9,14 +9,20 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
+#include <mutex>
 
 #include "api/socket.hpp"
 #include "bpf/libbpf_log.hpp"
 #include "config/config.hpp"
 #include "daemon/dataplane.hpp"
 #include "daemon/lb_api.hpp"
+#include "daemon/metrics.hpp"
 #include "lb/health.hpp"
+#include "metrics/http_server.hpp"
 #include "mitigation/mitigator.hpp"
+#include "observe/observer.hpp"
+#include "stats/snapshot.hpp"
 #include "util/error.hpp"
 
 namespace xdpd::daemon {
@@ -92,6 +98,17 @@ public:
             spdlog::error("could not start the load balancer's health checks: {}", e.what());
             return 1;
         }
+        try {
+            observer_ = std::make_unique<observe::Observer>(
+                [this](const std::string& n) { return dp_->pinned(n); }, events_,
+                [this](__u32 ifindex) { return ifname(ifindex); });
+            observer_->configure(cfg_.observe);
+        } catch (const std::exception& e) {
+            spdlog::error("could not set up the observe stage (top sources, events, capture): {}", e.what());
+            return 1;
+        }
+        facts_.start_time = double(time(nullptr));
+        start_metrics();
         spdlog::info("xdpd {} running (pid {}), control socket {}", opts_.config_path, getpid(),
                      cfg_.daemon.socket);
 
@@ -106,12 +123,14 @@ public:
         timerfd_settime(tick.get(), 0, &every, nullptr);
 
         while (!stop_) {
-            pollfd fds[4] = {{sfd.get(), POLLIN, 0}, {server.fd(), POLLIN, 0}, {tick.get(), POLLIN, 0},
-                             {health_.event_fd(), POLLIN, 0}};
-            if (poll(fds, 4, -1) < 0) {
+            pollfd fds[5] = {{sfd.get(), POLLIN, 0}, {server.fd(), POLLIN, 0}, {tick.get(), POLLIN, 0},
+                             {health_.event_fd(), POLLIN, 0}, {observer_->event_fd(), POLLIN, 0}};
+            if (poll(fds, 5, -1) < 0) {
                 if (errno == EINTR) continue;
                 throw SysError("poll", errno);
             }
+            // The metrics thread reads the same state.
+            std::unique_lock lock(mu_);
             if (fds[0].revents & POLLIN) {
                 signalfd_siginfo si{};
                 if (read(sfd.get(), &si, sizeof si) == sizeof si) on_signal(int(si.ssi_signo));
@@ -123,7 +142,9 @@ public:
                 if (read(tick.get(), &n, sizeof n) == sizeof n) housekeeping();
             }
             if (fds[3].revents & POLLIN) on_health_changes();
+            if (fds[4].revents & POLLIN) observer_->consume();
         }
+        http_.reset();  // its thread may wait for mu_: stop it before the state goes
         if (detach_requested_ || cfg_.daemon.detach_on_exit) {
             for (const auto& n : dp_->detach_all()) spdlog::info("{}", n);
             spdlog::info("data plane removed; exiting");
@@ -164,6 +185,16 @@ private:
     }
 
     void housekeeping() {
+        const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+        try {
+            observer_->tick(now);
+            if (dp_->exists()) {
+                prev_snap_ = std::move(cur_snap_);
+                cur_snap_ = stats::read(dp_->pinned("xdpd_ifaces"), dp_->pinned("xdpd_stats"));
+            }
+        } catch (const std::exception& e) {
+            spdlog::warn("observe: {}", e.what());
+        }
         try {
             if (mitigator_) mitigator_->tick();
         } catch (const std::exception& e) {
@@ -217,6 +248,7 @@ private:
         try {
             next = config::load_file(opts_.config_path);
         } catch (const config::ConfigError& e) {
+            rejected(e.what());
             throw std::runtime_error(fmt::format(
                 "reload rejected, the previous config keeps running:\n{}", e.what()));
         }
@@ -230,13 +262,19 @@ private:
             r = dp_->apply(next, opts_.replace);
         } catch (const std::exception& e) {
             lb_api_.retarget();  // back to the running config's
+            rejected(e.what());
             throw std::runtime_error(fmt::format(
                 "reload rejected, the previous config keeps running: {}", e.what()));
         }
         for (const auto& w : next.warnings) spdlog::warn("{}", w.str());
         mitigator_->configure(next.mitigation);
+        observer_->configure(next.observe);
+        const bool relisten = next.observe.metrics_listen != cfg_.observe.metrics_listen;
         cfg_ = std::move(next);
         ++reloads_;
+        ++facts_.reloads_ok;
+        if (relisten) start_metrics();
+        events_.add("reload", "", {{"config", opts_.config_path}, {"notes", r.notes.size()}});
         log_report(r);
         return report_json(r);
     }
@@ -255,9 +293,15 @@ private:
                 if (w["state"] == "attack") attacks.push_back(w["name"]);
             j["mitigation"] = {{"enabled", m["enabled"]}, {"watches", m["watches"].size()},
                                {"under_attack", attacks}, {"events", events_.last_seq()}};
+            j["observe"] = observer_->status();
+            j["metrics"] = {{"listen", cfg_.observe.metrics_listen.empty() ? "off" : cfg_.observe.metrics_listen},
+                            {"serving", bool(http_)}};
+            if (!metrics_error_.empty()) j["metrics"]["error"] = metrics_error_;
             return j;
         }
         if (cmd == "stats") return dp_->stats();
+        if (cmd == "top") return top_json(req.value("sources", size_t(0)));
+        if (cmd == "metrics") return {{"text", render_metrics()}};
         if (cmd == "rules") return dp_->rules();
         if (cmd == "ban" || cmd == "allow") return shield_cmd(cmd, req);
         if (cmd == "mitigation") return mitigator_->status();
@@ -276,7 +320,71 @@ private:
             return {{"detaching", true}};
         }
         throw std::runtime_error("unknown command '" + cmd +
-                                 "' (known: status stats rules reload monitor ban allow mitigation lb events detach)");
+                                 "' (known: status stats top metrics rules reload monitor ban allow mitigation lb events detach)");
+    }
+
+    // A reload that failed: counted, and an event (with the verifier's or the
+    // config's reasons).
+    void rejected(const std::string& why) {
+        ++facts_.reloads_rejected;
+        events_.add("reload_rejected", "", {{"config", opts_.config_path}, {"error", why}});
+    }
+
+    std::string ifname(__u32 ifindex) const {
+        for (const auto& i : cur_snap_.ifaces)
+            if (i.ifindex == ifindex) return i.name;
+        return "ifindex " + std::to_string(ifindex);
+    }
+
+    // Called with mu_ held (API), or by the metrics thread through serve().
+    std::string render_metrics() {
+        const auto t0 = std::chrono::steady_clock::now();
+        std::string text = renderer_.render(*dp_, *mitigator_, events_, *observer_, facts_);
+        facts_.last_scrape_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        return text;
+    }
+
+    // (Re)starts the metrics endpoint; a failure is logged and reported in
+    // status, the daemon goes on without it.
+    void start_metrics() {
+        http_.reset();
+        metrics_error_.clear();
+        if (cfg_.observe.metrics_listen.empty()) return;
+        try {
+            http_ = std::make_unique<metrics::HttpServer>(cfg_.observe.metrics_listen, [this] {
+                std::unique_lock lock(mu_, std::defer_lock);
+                if (!lock.try_lock_for(std::chrono::seconds(5)))
+                    throw std::runtime_error("the daemon is busy; try again");
+                return render_metrics();
+            });
+            spdlog::info("metrics: serving http://{}/metrics", cfg_.observe.metrics_listen);
+        } catch (const std::exception& e) {
+            metrics_error_ = e.what();
+            spdlog::error("{}", e.what());
+            events_.add("metrics_failed", "", {{"error", e.what()}});
+        }
+    }
+
+    // `xdpd top`: the last second's rates per interface, top sources, bans,
+    // attacks.
+    nlohmann::json top_json(size_t sources) {
+        nlohmann::json j;
+        j["time"] = double(time(nullptr));
+        j["interfaces"] = prev_snap_.ifaces.empty() ? nlohmann::json::array() : stats::rates_json(prev_snap_, cur_snap_);
+        j["source_sample"] = observer_->sample();
+        j["sources"] = nlohmann::json::array();
+        for (const auto& src : observer_->top(sources ? sources : cfg_.observe.top_sources))
+            j["sources"].push_back({{"addr", src.addr}, {"pps", src.pps}, {"bps", src.bps},
+                                    {"dropped_pps", src.dropped_pps}});
+        auto bans = dp_->bans();
+        std::sort(bans.begin(), bans.end(), [](const auto& a, const auto& b) { return a["hits"] > b["hits"]; });
+        j["bans"] = {{"count", bans.size()}, {"top", nlohmann::json::array()}};
+        for (size_t i = 0; i < bans.size() && i < 5; ++i) j["bans"]["top"].push_back(bans[i]);
+        j["attacks"] = nlohmann::json::array();
+        for (const auto& w : mitigator_->status()["watches"])
+            if (w["state"] == "attack")
+                j["attacks"].push_back({{"watch", w["name"]}, {"since", w.value("since", 0.0)}, {"rates", w["rates"]}});
+        return j;
     }
 
     RunOptions opts_;
@@ -286,6 +394,13 @@ private:
     lb::HealthChecker health_;      // its thread probes the LB's backends
     LbApi lb_api_{dp_, health_, cfg_};
     std::unique_ptr<mitigation::Mitigator> mitigator_;
+    std::unique_ptr<observe::Observer> observer_;
+    std::timed_mutex mu_;  // the daemon's state, between its loop and the metrics thread
+    MetricsRenderer renderer_;
+    DaemonFacts facts_;
+    std::unique_ptr<metrics::HttpServer> http_;
+    std::string metrics_error_;
+    stats::Snapshot prev_snap_, cur_snap_;  // the last two seconds' counters (`top`)
     std::chrono::steady_clock::time_point started_;
     bool stop_ = false, detach_requested_ = false;
     unsigned reloads_ = 0;

@@ -201,6 +201,14 @@ nlohmann::json DataPlane::bans() const {
     return out;
 }
 
+std::map<std::string, uint64_t> DataPlane::ban_counts() const {
+    std::map<std::string, uint64_t> out;
+    for (auto o : {XDPD_ORIGIN_CONFIG, XDPD_ORIGIN_API, XDPD_ORIGIN_AUTO}) out[shield::to_string(o)] = 0;
+    if (!lists_) return out;
+    for (const auto& b : lists().bans()) ++out[shield::to_string(b.origin)];
+    return out;
+}
+
 nlohmann::json DataPlane::allowed() const {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& a : lists().allowed())
@@ -401,14 +409,9 @@ std::vector<std::string> DataPlane::detach_all() {
     return notes;
 }
 
-nlohmann::json DataPlane::status() const {
-    nlohmann::json j;
-    j["bpffs"] = dir_;
-    j["interfaces"] = nlohmann::json::array();
-    if (!exists() || maps_.empty()) {
-        j["running"] = false;
-        return j;
-    }
+nlohmann::json DataPlane::interfaces() const {
+    nlohmann::json out = nlohmann::json::array();
+    if (maps_.empty()) return out;
     bpf::Map<__u32, xdpd_iface> reg(maps_.at("xdpd_ifaces"));
     for (__u32 s = 0; s < XDPD_MAX_IFACES; ++s) {
         auto e = reg.lookup(s);
@@ -426,8 +429,20 @@ nlohmann::json DataPlane::status() const {
         } catch (const std::exception& ex) {
             ji["error"] = ex.what();
         }
-        j["interfaces"].push_back(ji);
+        out.push_back(ji);
     }
+    return out;
+}
+
+nlohmann::json DataPlane::status() const {
+    nlohmann::json j;
+    j["bpffs"] = dir_;
+    j["interfaces"] = nlohmann::json::array();
+    if (!exists() || maps_.empty()) {
+        j["running"] = false;
+        return j;
+    }
+    j["interfaces"] = interfaces();
     // Entries in use: the runtime counts the tries' entries; LRU tables are
     // counted (batch reads, a fraction of a second at 1M entries).
     bpf::RuntimeView rt(maps_.at("xdpd_runtime"));

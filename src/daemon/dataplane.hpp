@@ -48,10 +48,14 @@ public:
     bool disallow(const std::string& prefix);
     nlohmann::json bans() const;     // with remaining seconds and hits
     nlohmann::json allowed() const;
+    std::map<std::string, uint64_t> ban_counts() const;  // by origin (walks the list)
     std::vector<shield::Ban> expire_bans();  // removes bans whose time is up
 
     bool exists() const;  // are there pinned maps?
     nlohmann::json status() const;
+    // [{name, ifindex, slot, attached_at, mode, prog_id, link_id, attached}]
+    nlohmann::json interfaces() const;
+    const std::optional<config::Config>& applied() const { return applied_; }
     nlohmann::json stats() const;
     nlohmann::json rules() const;
 

@@ -33,6 +33,7 @@ const nlohmann::json& EventLog::add(const std::string& type, const std::string& 
     for (auto& [k, v] : detail.items()) e[k] = v;
     const bool loud = type == "attack_start" || type == "ban";
     spdlog::log(loud ? spdlog::level::warn : spdlog::level::info, "event {}", e.dump());
+    ++counts_[{type, watch}];
     events_.push_back(std::move(e));
     if (events_.size() > kMaxEvents) events_.pop_front();
     return events_.back();

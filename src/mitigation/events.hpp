@@ -22,9 +22,12 @@ public:
     // Events with seq > after, oldest first.
     nlohmann::json since(uint64_t after = 0) const;
     uint64_t last_seq() const { return seq_; }
+    // Events added since start, by (type, watch) (metrics).
+    const std::map<std::pair<std::string, std::string>, uint64_t>& counts() const { return counts_; }
 
 private:
     std::deque<nlohmann::json> events_;
+    std::map<std::pair<std::string, std::string>, uint64_t> counts_;
     uint64_t seq_ = 0;
 };
 

@@ -161,6 +161,13 @@ nlohmann::json rates_json(const Snapshot& prev, const Snapshot& cur) {
             ji["actions"][std::string(kActionNames[a])] = {{"pps", double(dp) / dt},
                                                            {"bps", double(db) * 8 / dt}};
         }
+        // {reason: {verdict: pps}}, only what moved
+        ji["reasons"] = nlohmann::json::object();
+        for (size_t r = 0; r < XDPD_R_MAX; ++r)
+            for (size_t v = 0; v < XDPD_VERDICTS; ++v) {
+                const __u64 n = c.total.reason[r][v].packets - (p ? p->total.reason[r][v].packets : 0);
+                if (n) ji["reasons"][std::string(kReasonNames[r])][std::string(kVerdictNames[v])] = double(n) / dt;
+            }
         out.push_back(ji);
     }
     return out;
