@@ -374,7 +374,7 @@ TEST(ConfigErrors, UnknownKeySuggestsTheNearOne) {
 TEST(ConfigErrors, UnknownKeyWithoutSuggestionListsKnownKeys) {
     EXPECT_EQ(error_of(kIfaces + "logging: {}\n"),
               "t.yaml:3:1: error: unknown top-level key 'logging'; known keys: interfaces, "
-              "parser, firewall, shield, syncookies, mitigation, lb, daemon");
+              "parser, firewall, shield, syncookies, mitigation, lb, metrics, events, daemon");
     EXPECT_EQ(error_of(kIfaces + "firewall:\n  policy: deny\n"),
               "t.yaml:4:3: error: unknown firewall key 'policy'; known keys: enabled, default, "
               "monitor, rules");
