@@ -9,7 +9,9 @@ packages=(
   libbpf-dev libxdp-dev bpftool linux-libc-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libgtest-dev
   # run and test: namespaces, veth, traffic, baselines
-  iproute2 iputils-ping ethtool xdp-tools nftables tcpdump hping3
+  iproute2 iputils-ping ethtool xdp-tools nftables tcpdump hping3 curl
+  # observability: the metrics endpoint, and the real Prometheus its tests scrape with
+  libcpp-httplib-dev prometheus
 )
 
 missing=()

@@ -73,7 +73,8 @@ std::string render(const nlohmann::json& t, const TopOptions& o) {
         out += fmt::format("{:<16} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n", i.value("name", ""),
                            si(rate(a, "pass", "pps")), si(rate(a, "drop", "pps")), si(rate(a, "tx", "pps")),
                            si(rate(a, "redirect", "pps")), si(rate(a, "aborted", "pps")), si(bps));
-        for (const auto& [reason, verdicts] : i.value("reasons", nlohmann::json::object()).items())
+        const nlohmann::json by_reason = i.value("reasons", nlohmann::json::object());  // named: items() of a temporary dangles
+        for (const auto& [reason, verdicts] : by_reason.items())
             for (const auto& [verdict, pps] : verdicts.items())
                 if (verdict == "drop")
                     reasons.push_back({pps.get<double>(), fmt::format("{:<16} {}", i.value("name", ""), reason)});

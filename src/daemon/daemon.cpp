@@ -333,6 +333,8 @@ private:
     std::string ifname(__u32 ifindex) const {
         for (const auto& i : cur_snap_.ifaces)
             if (i.ifindex == ifindex) return i.name;
+        for (const auto& i : dp_->interfaces())  // before the first second's snapshot
+            if (i.value("ifindex", 0u) == ifindex) return i.value("name", "");
         return "ifindex " + std::to_string(ifindex);
     }
 

@@ -201,6 +201,17 @@ nlohmann::json DataPlane::bans() const {
     return out;
 }
 
+std::vector<DataPlane::MapInfo> DataPlane::map_info() const {
+    std::vector<MapInfo> out;
+    for (const auto& [name, m] : maps_) {
+        bpf_map_info info{};
+        __u32 len = sizeof info;
+        if (bpf_obj_get_info_by_fd(m.fd(), &info, &len)) continue;
+        out.push_back({name, info.max_entries, memlock_of(m.fd())});
+    }
+    return out;
+}
+
 std::map<std::string, uint64_t> DataPlane::ban_counts() const {
     std::map<std::string, uint64_t> out;
     for (auto o : {XDPD_ORIGIN_CONFIG, XDPD_ORIGIN_API, XDPD_ORIGIN_AUTO}) out[shield::to_string(o)] = 0;

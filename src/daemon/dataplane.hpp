@@ -49,6 +49,11 @@ public:
     nlohmann::json bans() const;     // with remaining seconds and hits
     nlohmann::json allowed() const;
     std::map<std::string, uint64_t> ban_counts() const;  // by origin (walks the list)
+    struct MapInfo {
+        std::string name;
+        uint64_t max_entries = 0, memlock = 0;
+    };
+    std::vector<MapInfo> map_info() const;  // every pinned map (cheap: no entries read)
     std::vector<shield::Ban> expire_bans();  // removes bans whose time is up
 
     bool exists() const;  // are there pinned maps?

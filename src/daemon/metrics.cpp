@@ -245,6 +245,21 @@ std::string MetricsRenderer::render(const DataPlane& dp, const mitigation::Mitig
     }
     mitigation_metrics(x, mit, events);
 
+    x.family("xdpd_map_max_entries", T::gauge, "Capacity of each pinned BPF map.");
+    x.family("xdpd_map_memory_bytes", T::gauge, "Locked memory of each pinned BPF map (the kernel's figure).");
+    x.family("xdpd_map_entries", T::gauge, "Entries in use in the maps that count them (tables: every 10 s).");
+    for (const auto& m : dp.map_info()) {
+        x.sample("xdpd_map_max_entries", {{"map", m.name}}, double(m.max_entries));
+        x.sample("xdpd_map_memory_bytes", {{"map", m.name}}, double(m.memlock));
+    }
+    if (dp.exists()) {
+        bpf::RuntimeView rt(dp.pinned("xdpd_runtime"));
+        x.sample("xdpd_map_entries", {{"map", "xdpd_bans"}}, double(rt.load(rt->n_bans)));
+        x.sample("xdpd_map_entries", {{"map", "xdpd_allow"}}, double(rt.load(rt->n_allow)));
+        x.sample("xdpd_map_entries", {{"map", "xdpd_buckets"}}, double(buckets_));
+        x.sample("xdpd_map_entries", {{"map", "xdpd_lb_flows"}}, double(flows_));
+    }
+
     x.family("xdpd_top_source_pps", T::gauge, "Packet rate of the heaviest sources (sampled; only the top N).");
     x.family("xdpd_top_source_dropped_pps", T::gauge, "Dropped packet rate of the heaviest sources (sampled).");
     for (const auto& src : obs.top()) {
