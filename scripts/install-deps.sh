@@ -10,6 +10,7 @@ packages=(
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libgtest-dev
   # run and test: namespaces, veth, traffic, baselines
   iproute2 iputils-ping ethtool xdp-tools nftables tcpdump hping3
+  tshark  # reads back `xdpd capture` files in the e2e tests
 )
 
 missing=()
