@@ -10,8 +10,9 @@ packages=(
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libgtest-dev
   # run and test: namespaces, veth, traffic, baselines
   iproute2 iputils-ping ethtool xdp-tools nftables tcpdump hping3 curl
-  # observability: the metrics endpoint, and the real Prometheus its tests scrape with
-  libcpp-httplib-dev prometheus
+  # observability: the metrics endpoint, the real Prometheus its tests scrape
+  # with, and tshark to read back `xdpd capture` files
+  libcpp-httplib-dev prometheus tshark
 )
 
 missing=()

@@ -1,6 +1,7 @@
 // The xdpd subcommands. main.cpp parses the command line; each function here
 // does one subcommand and returns the process exit code.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -54,5 +55,20 @@ struct LbOptions {
     std::vector<std::string> args;  // the operation's arguments
 };
 int cmd_lb(const Common& c, const LbOptions& o);
+
+// ---- capture (src/cli/capture_cmd.cpp, docs/capture.md) ----------------------
+struct CaptureOptions {
+    std::string write;              // -w: file, "-" = stdout; empty: stdout unless it is a terminal
+    std::string format = "pcapng";  // pcapng | pcap
+    uint64_t count = 0;             // stop after N packets written; 0: no limit
+    double duration = 0;            // stop after N seconds; 0: no limit
+    long snaplen = 0;               // bytes per packet; 0: the most (capture::kMaxSnap)
+    uint32_t sample = 1;            // 1 in N matching packets
+    std::string iface;              // only this attached interface
+    std::string verdict, reason, rule, host, src, dst, proto, port, sport, dport;  // filters (empty: any)
+    bool quiet = false;             // no banner, no summary (errors still go to stderr)
+};
+int cmd_capture(const Common& c, const CaptureOptions& o);
+// ---- end capture --------------------------------------------------------------
 
 }  // namespace xdpd::cli

@@ -132,6 +132,37 @@ int main(int argc, char** argv) {
                                   "TCP and UDP through a VIP, spread by weight; a backend dies, health checks\n"
                                   "take it out, established connections to the others carry on. ~10 s");
 
+    // ---- capture (src/cli/capture_cmd.cpp, docs/capture.md) ----
+    cli::CaptureOptions cap_opts;
+    auto* capture = app.add_subcommand(
+        "capture", "Capture packets after the data plane's verdict (drops included) into pcapng, each annotated\n"
+                   "with verdict, reason, rule, interface and queue (or classic pcap). Filters combine (AND).\n"
+                   "  xdpd capture --verdict drop -w drops.pcapng\n"
+                   "  xdpd capture --proto tcp --port 22 -w - | tcpdump -n -r -");
+    capture->add_option("-w,--write", cap_opts.write, "File to write; - = stdout (default when stdout is not a terminal)");
+    capture->add_option("--format", cap_opts.format, "pcapng (annotated) or pcap (nanosecond, no annotations)")
+        ->check(CLI::IsMember({"pcapng", "pcap"}))->capture_default_str();
+    capture->add_option("-c,--count", cap_opts.count, "Stop after N packets written");
+    capture->add_option("-d,--duration", cap_opts.duration, "Stop after SECONDS");
+    capture->add_option("-s,--snaplen", cap_opts.snaplen,
+                        "Bytes of each packet (0 or default: the most the data plane sends)")
+        ->check(CLI::NonNegativeNumber);
+    capture->add_option("--sample", cap_opts.sample, "Write 1 in N of the matching packets")->check(CLI::PositiveNumber);
+    capture->add_option("-i,--interface,--iface", cap_opts.iface, "Only packets received on this interface");
+    capture->add_option("--verdict", cap_opts.verdict, "Verdicts, comma-separated: drop,pass,tx,redirect,aborted");
+    capture->add_option("--reason", cap_opts.reason, "Reasons as `xdpd stats` names them, comma-separated (fw_deny,...), or malformed");
+    capture->add_option("--rule", cap_opts.rule, "Packets decided by this firewall rule: its id, #N (as `xdpd rules` numbers them) or slot:N");
+    capture->add_option("--host", cap_opts.host, "Source or destination in this address or prefix (IPv4 or IPv6)");
+    capture->add_option("--src", cap_opts.src, "Source in this address or prefix");
+    capture->add_option("--dst", cap_opts.dst, "Destination in this address or prefix");
+    capture->add_option("--proto", cap_opts.proto, "tcp, udp, icmp, icmpv6 or a protocol number");
+    capture->add_option("--port", cap_opts.port, "Source or destination port");
+    capture->add_option("--sport", cap_opts.sport, "Source port");
+    capture->add_option("--dport", cap_opts.dport, "Destination port");
+    capture->add_flag("-q,--quiet", cap_opts.quiet, "No banner, no summary");
+    capture->add_flag("-j,--json", common.json, "Summary as one JSON object: on stdout, or on stderr when the capture goes to stdout");
+    // ---- end capture ----
+
     app.add_subcommand("detach", "Remove the data plane: detach every program, remove every pin (stops the daemon)");
 
     CLI11_PARSE(app, argc, argv);
@@ -164,6 +195,7 @@ int main(int argc, char** argv) {
             lab_opts.xdpd_binary = std::filesystem::read_symlink("/proc/self/exe");
             return lab_lb ? xdpd::lab::run_lb_lab(lab_opts) : xdpd::lab::run_lab(lab_opts);
         }
+        if (*capture) return cli::cmd_capture(common, cap_opts);  // capture
         if (app.got_subcommand("detach")) return cli::cmd_detach(common);
     } catch (const std::exception& e) {
         std::cerr << "xdpd: " << e.what() << "\n";
