@@ -130,7 +130,11 @@ void Session::stop() {
     // Programs that read capture = 1 before the store may still be running:
     // after a grace period every record they sent is in the buffer.
     bpf::wait_for_readers();
-    final_ = read_counters();
+    try {
+        final_ = read_counters();
+    } catch (const std::exception&) {
+        final_ = base_;  // unreadable now: report no packets rather than fail the end
+    }
     if (pb_ && !error_) {
         const int n = perf_buffer__consume(pb_.get());
         (void)n;

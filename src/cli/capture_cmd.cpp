@@ -75,7 +75,7 @@ std::optional<std::vector<RuleInfo>> daemon_rules(const std::string& socket) {
 // Names in annotations: interfaces by ifindex, rules by counter slot.
 class Names {
 public:
-    Names(const Common& c) : c_(c) { refresh(); }
+    explicit Names(const Common& c) : c_(c) { refresh(); }
 
     void refresh() {
         if (auto f = attached_interfaces(c_.bpffs); !f.empty()) ifaces_ = std::move(f);
