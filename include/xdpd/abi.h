@@ -36,7 +36,8 @@
 #define XDPD_LB_MAX_BACKENDS   4096    /* (VIP, backend) pairs                 */
 #define XDPD_LB_MAX_FLOWS      (1u << 19) /* connection table entries          */
 #define XDPD_TOP_SOURCES       16384   /* sources in the sampled top-sources table */
-#define XDPD_CAPTURE_MAX_SNAP  65535   /* longest capture snap length          */
+#define XDPD_CAPTURE_MAX_SNAP  65484   /* longest capture snap length: what one perf record
+                                           holds (16-bit size) beside its headers */
 #define XDPD_EVENTS_RING_BYTES (256 * 1024) /* data-plane event ring buffer  */
 
 /* ---- verdicts: equal to enum xdp_action -------------------------------- */

@@ -32,7 +32,8 @@ namespace xdpd::capture {
 // a longer record's size wraps, and the reader loses it or reads garbage
 // (tests/bpf/capture_test.cpp shows the largest that works).
 inline constexpr __u32 kPerfMaxSnap = ((0xffffu - 8) & ~7u) - 4 - sizeof(xdpd_capture_hdr);
-inline constexpr __u32 kMaxSnap = XDPD_CAPTURE_MAX_SNAP < kPerfMaxSnap ? XDPD_CAPTURE_MAX_SNAP : kPerfMaxSnap;
+static_assert(XDPD_CAPTURE_MAX_SNAP <= kPerfMaxSnap, "the data plane's snap length must fit in one perf record");
+inline constexpr __u32 kMaxSnap = XDPD_CAPTURE_MAX_SNAP;
 
 struct SessionConfig {
     xdpd_capture_filter filter{};

@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -122,8 +123,16 @@ void Observer::tick(double now) {
     auto* o = static_cast<xdpd_observe*>(observe_->data());
     if (__atomic_load_n(&o->capture, __ATOMIC_ACQUIRE)) {
         const __u32 pid = __atomic_load_n(&o->capture_owner, __ATOMIC_ACQUIRE);
-        if (pid && kill(pid_t(pid), 0) != 0 && errno == ESRCH) {
+        __u32 dead = pid;
+        const __u32 self = __u32(getpid());
+        // Claim the capture before ending it, so that one started meanwhile by
+        // another process (it takes over a dead owner the same way) is never
+        // switched off by mistake.
+        if (pid && kill(pid_t(pid), 0) != 0 && errno == ESRCH &&
+            __atomic_compare_exchange_n(&o->capture_owner, &dead, self, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
             __atomic_store_n(&o->capture, 0u, __ATOMIC_RELEASE);
+            __atomic_store_n(&o->capture_owner, 0u, __ATOMIC_RELEASE);
             spdlog::warn("capture: process {} is gone without ending its capture; ended it", pid);
             events_.add("capture_abandoned", "", {{"pid", pid}});
         }

@@ -424,15 +424,15 @@ TEST_F(Capture, MultiBufferPacketWhole) {
 // A perf record's size is 16 bits (perf_event_header.size): 8 bytes of
 // header, the 4-byte raw size, xdpd_capture_hdr and the packet, rounded up to
 // 8, must fit in 65535 bytes. Hence at most 65484 bytes of packet per record,
-// which `xdpd capture` never exceeds (capture::kMaxSnap). Beyond that the
-// kernel writes records whose size wrapped: lost, or garbage to the reader.
+// the data plane's limit (XDPD_CAPTURE_MAX_SNAP). Beyond that the kernel
+// writes records whose size wrapped: lost, or garbage to the reader.
 constexpr __u32 kPerfMaxSnap = ((0xffffu - 8) & ~7u) - 4 - sizeof(xdpd_capture_hdr);
-static_assert(kPerfMaxSnap == 65484);
+static_assert(kPerfMaxSnap == 65484 && XDPD_CAPTURE_MAX_SNAP == kPerfMaxSnap);
 
 TEST_F(Capture, LargestRecordAPerfBufferHolds) {
     const Bytes big = PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").udp(1, 2).pad_to(65535).build();
     const Bytes small = PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").udp(3, 4).build();
-    capture({}, 1, kPerfMaxSnap);
+    capture({}, 1, 0xffff);  // more than a record holds: the data plane clamps it
     run(big);
     run(small);
     run(big);
