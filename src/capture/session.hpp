@@ -119,6 +119,7 @@ private:
     void refresh_clock();
     static void on_sample(void* ctx, int cpu, void* data, __u32 size);
     static void on_lost(void* ctx, int cpu, __u64 count);
+    static enum bpf_perf_event_ret on_event(void* ctx, int cpu, perf_event_header* e);
 
     bpf::MapRef observe_, observe_cpu_, events_;
     bpf::MappedArray observe_mem_;
