@@ -278,8 +278,7 @@ std::vector<CaseResult> Runner::run_all(const std::vector<CaseSpec>& cases) {
         }
         const ObserveResult* o = st_->observe->find(c.observe);
         r.program = o->program;
-        r.notes = o->notes;
-        r.notes.push_back(fmt::format("interleaved with the other observe cases: {} rounds; spread over rounds",
+        r.notes.push_back(fmt::format("observe rotation, {} interleaved rounds (spread: over rounds): see its table",
                                       opts_.observe_rounds));
         for (const auto& [len, ns] : o->round_ns) {
             FrameRun f{fmt::format("miss-{}", len), len, false, o->verdict, {}};

@@ -528,8 +528,9 @@ std::string render_observe_table(const ObserveReport& rep) {
                              "of {} rounds; sign test p = {:.2f}; observe-out's own spread {:.1f} ns: {}",
                              len, signed_ns(c.diff.median), signed_ns(c.diff.min), signed_ns(c.diff.max), c.slower,
                              c.faster, c.tied, c.diff.n, c.p, so.max - so.min,
-                             c.within_noise() ? "EQUAL within noise"
-                                              : fmt::format("a measurable difference ({} ns)", signed_ns(c.diff.median))));
+                             c.within_noise() ? "no difference beyond noise (p >= 0.05)"
+                                              : fmt::format("a difference beyond noise (p < 0.05): {} ns",
+                                                            signed_ns(c.diff.median))));
         }
     }
     line("");
