@@ -7,10 +7,12 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "bench/cases.hpp"
 #include "bench/measure.hpp"
 #include "bench/report.hpp"
+#include "bench/scrape_bench.hpp"
 #include "bpf/libbpf_log.hpp"
 
 namespace {
@@ -50,7 +52,9 @@ int main(int argc, char** argv) {
     app.footer(std::string("\n") + kMethod + case_help() +
                "\nExample: xdpd-bench --repeat 1000000 --trials 5\n"
                "         xdpd-bench --cases drop,fw:10,fw:10000 --json > bench.json\n"
-               "         xdpd-bench --cases drop,off,lb          # the load balancer beside its baselines");
+               "         xdpd-bench --cases drop,off,lb          # the load balancer beside its baselines\n"
+               "         xdpd-bench --cases drop,off,observe     # the observe stage, interleaved rounds\n"
+               "         xdpd-bench scrape --json                # /metrics latency of the real daemon, 0/1k/10k rules");
 
     BenchOptions opts;
     std::string cases_arg = "default";
@@ -74,9 +78,43 @@ int main(int argc, char** argv) {
     app.add_option("--lb-calls", opts.lb_calls, "lb cases: BPF_PROG_TEST_RUN calls (one run each) per trial")
         ->default_val(100000)
         ->check(CLI::Range(1u, 10000000u));
+    app.add_option("--observe-rounds", opts.observe_rounds,
+                   "observe cases: interleaved rounds (each case once per round, --repeat runs)")
+        ->default_val(15)
+        ->check(CLI::Range(1u, 1000u));
+    ScrapeOptions so;
+    auto* scrape = app.add_subcommand(
+        "scrape", "Instead of the cases: scrape the real daemon's /metrics in a fresh namespace with N firewall "
+                  "rules (latency median/p90/max, bytes, series, the daemon's own render time)");
+    scrape->fallthrough();  // --json, -q after `scrape` too
+    scrape->add_option("--rules", so.rules, "Rule counts, comma-separated")->delimiter(',')->default_str("0,1000,10000");
+    scrape->add_option("--scrapes", so.scrapes, "Timed scrapes per rule count")->default_val(50)->check(CLI::Range(1u, 100000u));
+    scrape->add_option("--warmup", so.warmup, "Untimed scrapes first")->default_val(3);
+    scrape->add_option("--xdpd", so.xdpd_binary, "The xdpd binary (default: ../xdpd next to this one, else PATH)");
+    scrape->add_option("--listen", so.listen, "metrics.listen inside the namespace")->default_val("127.0.0.1:9100");
     app.add_flag("--check", check, "Exit with status 3 if cost(fw:10000)/cost(fw:10) > 1.3");
     app.add_flag("-q,--quiet", quiet, "No progress on stderr");
     CLI11_PARSE(app, argc, argv);
+
+    if (scrape->parsed()) {
+        if (so.rules.empty()) so.rules = {0, 1000, 10000};
+        if (so.xdpd_binary.empty()) so.xdpd_binary = default_xdpd_binary();
+        so.verbose = !quiet;
+        install_interrupt_handlers();
+        try {
+            auto rs = run_scrape(so);
+            if (json)
+                std::cout << render_scrape_json(rs, so).dump(2) << std::endl;
+            else
+                std::cout << render_scrape_table(rs, so);
+            for (const auto& r : rs)
+                if (!r.ok) return 1;
+            return 0;
+        } catch (const Interrupted&) {
+            std::fprintf(stderr, "xdpd-bench scrape: interrupted; cleaned up\n");
+            return 130;
+        }
+    }
 
     std::vector<CaseSpec> cases;
     try {
@@ -107,18 +145,24 @@ int main(int argc, char** argv) {
                      opts.measure.repeat, opts.measure.trials);
 
     std::vector<CaseResult> results;
+    std::optional<ObserveReport> observe_report;
     try {
         Runner runner(opts);
-        for (const auto& c : cases) results.push_back(runner.run(c));
+        results = runner.run_all(cases);
+        if (const ObserveReport* o = runner.observe_report()) observe_report = *o;
     } catch (const Interrupted&) {
         std::fprintf(stderr, "xdpd-bench: interrupted; cleaned up\n");
         return 130;
     }
 
-    if (json)
-        std::cout << render_json(info, results, opts).dump(2) << std::endl;
-    else
+    if (json) {
+        auto j = render_json(info, results, opts);
+        if (observe_report) j["observe"] = render_observe_json(*observe_report);
+        std::cout << j.dump(2) << std::endl;
+    } else {
         std::cout << render_table(info, results, opts);
+        if (observe_report) std::cout << "\n" << render_observe_table(*observe_report);
+    }
 
     if (check) {
         for (size_t len : opts.frame_sizes)

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
@@ -90,6 +91,7 @@ std::string CaseSpec::name() const {
     case CaseKind::lb: return lb_case_name(lb);
     case CaseKind::lb_call_drop: return "lb-call-drop";
     case CaseKind::lb_call_off: return "lb-call-off";
+    case CaseKind::observe: return observe_case_name(observe);
     }
     return "?";
 }
@@ -119,6 +121,14 @@ std::vector<CaseSpec> parse_cases(const std::string& list) {
         if (tok == "watch") { out.push_back({CaseKind::watch}); continue; }
         if (tok == "lb-call-drop") { out.push_back({CaseKind::lb_call_drop}); continue; }
         if (tok == "lb-call-off") { out.push_back({CaseKind::lb_call_off}); continue; }
+        if (tok == "observe") {
+            for (ObserveCase c : observe_cases()) out.push_back({.kind = CaseKind::observe, .observe = c});
+            continue;
+        }
+        if (auto oc = observe_case_by_name(tok)) {
+            out.push_back({.kind = CaseKind::observe, .observe = *oc});
+            continue;
+        }
         if (tok == "lb") {
             for (LbCase c : lb_cases()) out.push_back({.kind = CaseKind::lb, .lb = c});
             continue;
@@ -198,7 +208,12 @@ std::string case_help() {
            "                 BPF_PROG_TEST_RUN call (NAT rewrites the packet, and\n"
            "                 repeat would run on its own output), --lb-calls calls per\n"
            "                 trial; their baselines lb-call-drop and lb-call-off (drop,\n"
-           "                 off timed the same way) are added before them\n";
+           "                 off timed the same way) are added before them\n"
+           "  observe        all observe cases below, timed together: --observe-rounds\n"
+           "                 rounds, each case once per round (--repeat runs), in order\n"
+           "                 then reversed (A B B A); median and spread over rounds,\n"
+           "                 paired differences to observe-out. Pipeline: `off`.\n" +
+           observe_case_help();
 }
 
 const FrameRun* CaseResult::frame(const std::string& label) const {
@@ -219,10 +234,66 @@ struct Runner::State {
     fw::FirewallMaps fw_maps;  // the installer keeps a reference: lives as long as it
     std::unique_ptr<fw::Installer> installer;
     std::unique_ptr<LbBench> lb;
+    std::optional<ObserveReport> observe;
 };
 
 Runner::Runner(BenchOptions opts) : opts_(std::move(opts)), st_(std::make_unique<State>()) {}
 Runner::~Runner() = default;
+
+const ObserveReport* Runner::observe_report() const { return st_->observe ? &*st_->observe : nullptr; }
+
+std::vector<CaseResult> Runner::run_all(const std::vector<CaseSpec>& cases) {
+    std::vector<ObserveCase> group;
+    for (const auto& c : cases)
+        if (c.kind == CaseKind::observe) group.push_back(c.observe);
+    std::vector<CaseResult> out;
+    std::string group_error;
+    for (const auto& c : cases) {
+        if (c.kind != CaseKind::observe) {
+            out.push_back(run(c));
+            continue;
+        }
+        if (!st_->observe && group_error.empty()) {
+            progress(fmt::format("observe group: {} cases, {} interleaved rounds", group.size(), opts_.observe_rounds));
+            try {
+                st_->observe = run_observe(group, {.runs = opts_.measure.repeat,
+                                                   .warmup = opts_.measure.warmup_repeat,
+                                                   .rounds = opts_.observe_rounds,
+                                                   .frame_sizes = opts_.frame_sizes,
+                                                   .verbose = opts_.verbose});
+            } catch (const Interrupted&) {
+                throw;
+            } catch (const std::exception& e) {
+                group_error = e.what();
+                progress("  error: " + group_error);
+            }
+        }
+        CaseResult r;
+        r.spec = c;
+        if (!group_error.empty()) {
+            r.status = CaseResult::Status::error;
+            r.reason = group_error;
+            out.push_back(std::move(r));
+            continue;
+        }
+        const ObserveResult* o = st_->observe->find(c.observe);
+        r.program = o->program;
+        r.notes.push_back(fmt::format("observe rotation, {} interleaved rounds (spread: over rounds): see its table",
+                                      opts_.observe_rounds));
+        for (const auto& [len, ns] : o->round_ns) {
+            FrameRun f{fmt::format("miss-{}", len), len, false, o->verdict, {}};
+            const Summary s = summarize(ns);
+            f.m.verdict = o->verdict;
+            for (double v : ns) f.m.trial_ns.push_back(__u32(std::lround(v)));
+            f.m.median_ns = s.median;
+            f.m.min_ns = s.min;
+            f.m.max_ns = s.max;
+            r.frames.push_back(std::move(f));
+        }
+        out.push_back(std::move(r));
+    }
+    return out;
+}
 
 void Runner::progress(const std::string& msg) const {
     if (opts_.verbose) std::fprintf(stderr, "xdpd-bench: %s\n", msg.c_str());
@@ -245,6 +316,7 @@ CaseResult Runner::run(const CaseSpec& c) {
         case CaseKind::lb:
         case CaseKind::lb_call_drop:
         case CaseKind::lb_call_off: run_lb(c, r); break;
+        case CaseKind::observe: throw std::logic_error("observe cases are timed together: Runner::run_all");
         }
     } catch (const std::exception& e) {
         r.status = CaseResult::Status::error;

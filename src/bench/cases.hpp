@@ -10,6 +10,7 @@
 
 #include "bench/lb_bench.hpp"
 #include "bench/measure.hpp"
+#include "bench/observe_bench.hpp"
 
 namespace xdpd::bench {
 
@@ -25,12 +26,14 @@ enum class CaseKind {
     lb,           // xdpd pipeline + load balancer, one packet kind (`lb`); one run per call (lb_bench.hpp)
     lb_call_drop, // bare XDP_DROP timed like the lb cases (one run per call): their baseline
     lb_call_off,  // xdpd pipeline without LB (parse + stats) timed like the lb cases
+    observe,      // the observe stage's states (`observe`), timed in one interleaved rotation (observe_bench.hpp)
 };
 
 struct CaseSpec {
     CaseKind kind;
     size_t rules = 0;
     LbCase lb = LbCase::hit4;  // kind lb
+    ObserveCase observe = ObserveCase::off;  // kind observe
     std::string name() const;  // "drop", "fw:1000", "xdp-filter:10", "lb4-hit", ... (as --cases takes)
     bool is_lb() const { return kind == CaseKind::lb || kind == CaseKind::lb_call_drop || kind == CaseKind::lb_call_off; }
 };
@@ -75,6 +78,7 @@ struct BenchOptions {
     size_t xdp_filter_cli_addresses = 16;       // addresses added through its CLI (rest: batch)
     bool verbose = true;                        // progress on stderr
     __u32 lb_calls = 100000;                    // lb cases: calls (one run each) per trial
+    unsigned observe_rounds = 15;               // observe cases: interleaved rounds
 };
 
 class Runner {
@@ -87,6 +91,11 @@ public:
     // Never throws for a failing case (it becomes an error row), only for
     // Interrupted (Ctrl-C) after cleaning up.
     CaseResult run(const CaseSpec& c);
+    // Every case in order, except that the observe cases are timed together,
+    // interleaved, when the first of them comes up.
+    std::vector<CaseResult> run_all(const std::vector<CaseSpec>& cases);
+    // The observe rotation's full report, once run_all ran it.
+    const ObserveReport* observe_report() const;
 
 private:
     struct State;
