@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "util/error.hpp"
@@ -94,6 +95,27 @@ public:
     }
     void zero(const K& key) { update_all(key, std::vector<V>(ncpu_)); }
     int cpus() const { return ncpu_; }
+
+    // The entries 0..last (at least) of a per-CPU array, in batches of a few
+    // syscalls (not one per index): fn(index, values) with one V per possible CPU.
+    template <typename Fn>
+    void for_each_index(__u32 last, Fn&& fn) const {
+        static_assert(std::is_same_v<K, __u32> && sizeof(V) % 8 == 0, "per-CPU array of 8-byte-aligned values");
+        constexpr __u32 kBatch = 4096;
+        std::vector<__u32> keys(kBatch);
+        std::vector<V> values(size_t(kBatch) * ncpu_);
+        __u32 token = 0;
+        for (bool first = true;; first = false) {
+            __u32 count = kBatch;
+            LIBBPF_OPTS(bpf_map_batch_opts, opts);
+            const int rc = bpf_map_lookup_batch(m_->fd(), first ? nullptr : &token, &token, keys.data(),
+                                                values.data(), &count, &opts);
+            const int err = rc ? errno : 0;
+            if (rc && err != ENOENT) throw SysError("read per-CPU map " + m_->name(), err);
+            for (__u32 i = 0; i < count; ++i) fn(keys[i], values.data() + size_t(i) * ncpu_);
+            if (err == ENOENT || (count && keys[count - 1] >= last)) return;  // the last batch, or far enough
+        }
+    }
 
 private:
     const MapRef* m_;

@@ -216,7 +216,8 @@ std::map<std::string, uint64_t> DataPlane::ban_counts() const {
     std::map<std::string, uint64_t> out;
     for (auto o : {XDPD_ORIGIN_CONFIG, XDPD_ORIGIN_API, XDPD_ORIGIN_AUTO}) out[shield::to_string(o)] = 0;
     if (!lists_) return out;
-    for (const auto& b : lists().bans()) ++out[shield::to_string(b.origin)];
+    const auto& n = lists_->ban_counts();
+    for (size_t o = 0; o < n.size(); ++o) out[shield::to_string(xdpd_origin(o))] = n[o];
     return out;
 }
 
@@ -554,12 +555,20 @@ nlohmann::json DataPlane::stats() const {
     return stats::to_json(stats::read(pinned("xdpd_ifaces"), pinned("xdpd_stats")));
 }
 
+std::vector<fw::RuleCounter> DataPlane::rule_counters() const {
+    return installer_ ? installer_->counters() : std::vector<fw::RuleCounter>{};
+}
+
 nlohmann::json DataPlane::rules() const {
     nlohmann::json out = nlohmann::json::array();
     if (!installer_) return out;
-    for (const auto& c : installer_->counters())
-        out.push_back({{"id", c.id}, {"rule", c.describe}, {"action", fw::to_string(c.action)},
+    const auto& rules = installer_->installed().rules;
+    const auto counters = installer_->counters();
+    for (size_t i = 0; i < counters.size(); ++i) {
+        const auto& c = counters[i];
+        out.push_back({{"id", c.id}, {"rule", rules[i].describe()}, {"action", fw::to_string(c.action)},
                        {"slot", c.slot}, {"packets", c.total.packets}, {"bytes", c.total.bytes}});
+    }
     return out;
 }
 

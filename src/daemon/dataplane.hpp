@@ -48,7 +48,7 @@ public:
     bool disallow(const std::string& prefix);
     nlohmann::json bans() const;     // with remaining seconds and hits
     nlohmann::json allowed() const;
-    std::map<std::string, uint64_t> ban_counts() const;  // by origin (walks the list)
+    std::map<std::string, uint64_t> ban_counts() const;  // by origin
     struct MapInfo {
         std::string name;
         uint64_t max_entries = 0, memlock = 0;
@@ -63,6 +63,7 @@ public:
     const std::optional<config::Config>& applied() const { return applied_; }
     nlohmann::json stats() const;
     nlohmann::json rules() const;
+    std::vector<fw::RuleCounter> rule_counters() const;  // rules() without the JSON (metrics)
 
     // Load balancer: live state (health, weight overrides) the daemon keeps,
     // re-applied by lb_refresh() without reloading the config.

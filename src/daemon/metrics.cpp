@@ -121,11 +121,11 @@ void firewall_metrics(Exposition& x, const DataPlane& dp) {
     x.family("xdpd_firewall_rules", T::gauge, "Rules in the rule set in force.");
     x.family("xdpd_firewall_monitor", T::gauge, "1 in monitor mode (deny verdicts counted, not enforced).");
     x.family("xdpd_firewall_generation", T::gauge, "The rule-set generation packets use (0 or 1; flips on reload).");
-    const auto rules = dp.rules();
+    const auto rules = dp.rule_counters();
     for (const auto& r : rules) {
-        const metrics::Labels l = {{"rule", r.value("id", "")}, {"action", r.value("action", "")}};
-        x.sample("xdpd_rule_packets_total", l, r.value("packets", uint64_t(0)));
-        x.sample("xdpd_rule_bytes_total", l, r.value("bytes", uint64_t(0)));
+        const metrics::Labels l = {{"rule", r.id}, {"action", s(fw::to_string(r.action))}};
+        x.sample("xdpd_rule_packets_total", l, uint64_t(r.total.packets));
+        x.sample("xdpd_rule_bytes_total", l, uint64_t(r.total.bytes));
     }
     x.sample("xdpd_firewall_rules", double(rules.size()));
     if (dp.exists()) {
@@ -226,14 +226,13 @@ std::string MetricsRenderer::render(const DataPlane& dp, const mitigation::Mitig
     if (now - counted_at_ >= kCountEvery && dp.exists()) {
         buckets_ = bpf::count_entries(dp.pinned("xdpd_buckets"));
         flows_ = bpf::count_entries(dp.pinned("xdpd_lb_flows"));
-        bans_by_origin_ = dp.ban_counts();
         counted_at_ = now;
     }
     interface_metrics(x, dp);
     firewall_metrics(x, dp);
 
-    x.family("xdpd_bans", T::gauge, "Sources or prefixes on the ban list, by origin (counted every 10 s).");
-    for (const auto& [origin, n] : bans_by_origin_) x.sample("xdpd_bans", {{"origin", origin}}, double(n));
+    x.family("xdpd_bans", T::gauge, "Sources or prefixes on the ban list, by origin.");
+    for (const auto& [origin, n] : dp.ban_counts()) x.sample("xdpd_bans", {{"origin", origin}}, double(n));
     x.family("xdpd_allow_entries", T::gauge, "Entries on the allow list.");
     x.family("xdpd_ratelimit_buckets", T::gauge, "Rate-limit buckets in use (counted every 10 s).");
     x.family("xdpd_ratelimit_buckets_max", T::gauge, "Capacity of the rate-limit bucket table.");

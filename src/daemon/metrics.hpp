@@ -32,7 +32,6 @@ public:
 private:
     double counted_at_ = -1e9;
     uint64_t buckets_ = 0, flows_ = 0;
-    std::map<std::string, uint64_t> bans_by_origin_;
 };
 
 }  // namespace xdpd::daemon

@@ -31,7 +31,6 @@ struct InstallReport {
 
 struct RuleCounter {
     std::string id;
-    std::string describe;
     Action action;
     __u32 slot;
     xdpd_counter total;  // summed over CPUs
@@ -49,6 +48,8 @@ public:
 
     // Hit counters of the rules of the last install(), in rule order.
     std::vector<RuleCounter> counters() const;
+    // The rule set of the last install().
+    const RuleSet& installed() const { return installed_; }
 
     // The stable identity of each rule: its id, or its text; repeats get "#n".
     static std::vector<std::string> fingerprints(const RuleSet& rs);

@@ -48,25 +48,34 @@ void Exposition::family(std::string_view name, Type type, std::string_view help)
 }
 
 Exposition::Family& Exposition::find(std::string_view name) {
-    for (auto& f : families_)
-        if (f.name == name) return f;
+    // Samples come in runs of one family: try the last one first.
+    if (last_ < families_.size() && families_[last_].name == name) return families_[last_];
+    for (size_t i = 0; i < families_.size(); ++i)
+        if (families_[i].name == name) return families_[last_ = i];
     throw std::logic_error(fmt::format("metric {} has no family: declare it first", name));
 }
 
-void Exposition::line(std::string_view name, const Labels& labels, const std::string& value) {
-    Family& f = find(name);
-    f.body += name;
+void Exposition::line(std::string_view name, const Labels& labels, std::string_view value) {
+    std::string& b = find(name).body;
+    b += name;
     if (!labels.empty()) {
-        f.body += '{';
+        b += '{';
         for (size_t i = 0; i < labels.size(); ++i) {
-            if (i) f.body += ',';
-            f.body += fmt::format("{}=\"{}\"", labels[i].first, escape_label(labels[i].second));
+            if (i) b += ',';
+            b += labels[i].first;
+            b += "=\"";
+            const std::string& v = labels[i].second;
+            if (v.find_first_of("\\\"\n") == std::string::npos)
+                b += v;
+            else
+                b += escape_label(v);
+            b += '"';
         }
-        f.body += '}';
+        b += '}';
     }
-    f.body += ' ';
-    f.body += value;
-    f.body += '\n';
+    b += ' ';
+    b += value;
+    b += '\n';
     ++samples_;
 }
 
@@ -82,11 +91,15 @@ void Exposition::sample(std::string_view name, const Labels& labels, double valu
 }
 
 void Exposition::sample(std::string_view name, const Labels& labels, uint64_t value) {
-    line(name, labels, fmt::format("{}", value));
+    const fmt::format_int v(value);
+    line(name, labels, std::string_view(v.data(), v.size()));
 }
 
 std::string Exposition::str() const {
     std::string out;
+    size_t n = 0;
+    for (const auto& f : families_) n += f.head.size() + f.body.size();
+    out.reserve(n);
     for (const auto& f : families_) {
         out += f.head;
         out += f.body;

@@ -32,10 +32,11 @@ private:
         std::string name, head, body;
     };
     Family& find(std::string_view name);
-    void line(std::string_view name, const Labels& labels, const std::string& value);
+    void line(std::string_view name, const Labels& labels, std::string_view value);
 
     std::vector<Family> families_;
     size_t samples_ = 0;
+    size_t last_ = 0;  // the family of the last sample
 };
 
 // "a\"b" for a"b: backslash, double quote and newline escaped.

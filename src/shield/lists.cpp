@@ -69,14 +69,21 @@ void Lists::recount() {
     // The counts tell the data plane whether to look at all. Counted once here;
     // kept by each change after (this process is the only writer).
     auto all = bans();
-    for (const auto& b : all)
+    by_origin_ = {};
+    for (const auto& b : all) {
         if (b.expires_ns) next_expiry_ = std::min(next_expiry_, b.expires_ns);
+        count_ban(b.origin, +1);
+    }
     rt_.store(rt_->n_bans, __u32(all.size()));
     rt_.store(rt_->n_allow, __u32(bpf::Map<xdpd_lpm_key, xdpd_allow>(allow_).keys().size()));
 }
 
 void Lists::adjust(__u32& count, int delta) {
     rt_.store(count, __u32(int64_t(rt_.load(count)) + delta));
+}
+
+void Lists::count_ban(xdpd_origin origin, int delta) {
+    if (size_t(origin) < kOrigins) by_origin_[origin] += uint64_t(int64_t(delta));
 }
 
 void Lists::ban(const fw::Cidr& prefix, std::optional<std::chrono::nanoseconds> duration,
@@ -94,13 +101,19 @@ void Lists::ban(const fw::Cidr& prefix, std::optional<std::chrono::nanoseconds> 
     std::memset(v.reason, 0, sizeof v.reason);
     std::strncpy(v.reason, reason.c_str(), sizeof v.reason - 1);
     m.update(key, v);
-    if (!old) adjust(rt_->n_bans, +1);
+    if (old) count_ban(xdpd_origin(old->origin), -1);
+    else adjust(rt_->n_bans, +1);
+    count_ban(origin, +1);
 }
 
 bool Lists::unban(const fw::Cidr& prefix) {
-    bool removed = bpf::Map<xdpd_lpm_key, xdpd_ban>(bans_).erase(lpm_key(prefix));
-    if (removed) adjust(rt_->n_bans, -1);
-    return removed;
+    bpf::Map<xdpd_lpm_key, xdpd_ban> m(bans_);
+    const auto key = lpm_key(prefix);
+    const auto old = m.lookup(key);
+    if (!old || !m.erase(key)) return false;
+    adjust(rt_->n_bans, -1);
+    count_ban(xdpd_origin(old->origin), -1);
+    return true;
 }
 
 std::vector<Ban> Lists::bans() const {
@@ -148,6 +161,7 @@ std::vector<Ban> Lists::expire() {
         if (!b.expires_ns) continue;
         if (b.expires_ns <= now && m.erase(lpm_key(b.prefix))) {
             adjust(rt_->n_bans, -1);
+            count_ban(b.origin, -1);
             gone.push_back(b);
         } else if (b.expires_ns > now) {
             next_expiry_ = std::min(next_expiry_, b.expires_ns);

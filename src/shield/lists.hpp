@@ -4,6 +4,7 @@
 // entries remember who made them (config, API/CLI, automatic mitigation) so
 // that a reload reconciles only what the config owns.
 #pragma once
+#include <array>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -31,6 +32,7 @@ struct Allowed {
     xdpd_origin origin = XDPD_ORIGIN_API;
 };
 
+inline constexpr size_t kOrigins = XDPD_ORIGIN_AUTO + 1;
 const char* to_string(xdpd_origin o);
 
 xdpd_lpm_key lpm_key(const fw::Cidr& c);
@@ -46,6 +48,8 @@ public:
              const std::string& reason, xdpd_origin origin);
     bool unban(const fw::Cidr& prefix);
     std::vector<Ban> bans() const;
+    // Bans by origin (config, api, auto), kept with every change: no walk.
+    const std::array<uint64_t, kOrigins>& ban_counts() const { return by_origin_; }
 
     void allow(const fw::Cidr& prefix, xdpd_origin origin);
     bool disallow(const fw::Cidr& prefix);
@@ -62,6 +66,9 @@ public:
 private:
     void recount();
     void adjust(__u32& count, int delta);
+    void count_ban(xdpd_origin origin, int delta);
+
+    std::array<uint64_t, kOrigins> by_origin_{};
 
     // Earliest expiry among the bans (this process is their only writer);
     // UINT64_MAX when none expires.

@@ -44,6 +44,33 @@ TEST_F(Firewall, DenyPortAllowOther) {
     EXPECT_EQ(c[0].total.bytes, tcp4("10.0.0.1", "10.0.0.2", 22).size());
 }
 
+TEST_F(Firewall, CountersOfLargeRuleSetsAreReadInBatches) {
+    // 1,000 rules: counters() reads the whole per-CPU array in batches instead of
+    // a lookup per rule; each rule must still get exactly its own packets,
+    // across a reload that gives the rules new slots.
+    fw::RuleSet rs;
+    for (uint16_t p = 0; p < 1000; ++p)
+        rs.rules.push_back(rule(Action::deny, Match{.proto = IPPROTO_TCP, .dport = fw::PortRange{uint16_t(1000 + p), uint16_t(1000 + p)}}));
+    install(rs);
+    for (uint16_t p : {0, 1, 499, 999})
+        for (int n = 0; n <= p % 3; ++n) EXPECT_EQ(verdict(tcp4("10.0.0.1", "10.0.0.2", 1000 + p)), XDP_DROP);
+    auto check = [&](size_t offset) {
+        const auto c = installer().counters();
+        ASSERT_EQ(c.size(), rs.rules.size());
+        for (size_t i = 0; i < c.size(); ++i) {
+            const size_t p = i - offset;
+            const uint64_t want = (p == 0 || p == 1 || p == 499 || p == 999) ? p % 3 + 1 : 0;
+            EXPECT_EQ(c[i].total.packets, want) << "rule " << i;
+            EXPECT_EQ(c[i].total.bytes, want * tcp4("10.0.0.1", "10.0.0.2", 80).size()) << "rule " << i;
+        }
+    };
+    check(0);
+    // A new first rule: every other rule moves down one place, its counter with it.
+    rs.rules.insert(rs.rules.begin(), rule(Action::allow, Match{.proto = IPPROTO_UDP}));
+    install(rs);
+    check(1);
+}
+
 TEST_F(Firewall, FirstMatchWinsAcrossShapes) {
     fw::RuleSet rs;
     rs.rules.push_back(rule(Action::allow, Match{.src = cidr("10.1.2.3/32")}));

@@ -81,6 +81,28 @@ TEST_F(Shield, BansExpireOnTheDataPlanesClock) {
     EXPECT_TRUE(lists_->bans().empty());
 }
 
+TEST_F(Shield, BansAreCountedByOriginThroughEveryChange) {
+    using Counts = std::array<uint64_t, shield::kOrigins>;  // config, api, auto
+    const uint64_t t0 = 1'000'000'000'000ull;
+    set_clock(t0);
+    lists_->ban(cidr("10.0.0.1/32"), std::nullopt, "", XDPD_ORIGIN_CONFIG);
+    lists_->ban(cidr("10.0.0.2/32"), std::nullopt, "", XDPD_ORIGIN_API);
+    lists_->ban(cidr("10.0.0.3/32"), 5s, "", XDPD_ORIGIN_AUTO);
+    lists_->ban(cidr("10.0.0.4/32"), 5s, "", XDPD_ORIGIN_AUTO);
+    EXPECT_EQ(lists_->ban_counts(), (Counts{1, 1, 2}));
+    lists_->ban(cidr("10.0.0.4/32"), std::nullopt, "", XDPD_ORIGIN_API);  // re-ban moves it
+    EXPECT_EQ(lists_->ban_counts(), (Counts{1, 2, 1}));
+    EXPECT_TRUE(lists_->unban(cidr("10.0.0.1/32")));
+    EXPECT_FALSE(lists_->unban(cidr("10.0.0.1/32")));
+    EXPECT_EQ(lists_->ban_counts(), (Counts{0, 2, 1}));
+    set_clock(t0 + 6'000'000'000ull);
+    EXPECT_EQ(lists_->expire().size(), 1u);
+    EXPECT_EQ(lists_->ban_counts(), (Counts{0, 2, 0}));
+    // A new view of the same maps (a restarted daemon) counts them again.
+    shield::Lists again(bans_, allow_, runtime_);
+    EXPECT_EQ(again.ban_counts(), (Counts{0, 2, 0}));
+}
+
 TEST_F(Shield, RebanReplacesExpiryAndKeepsHits) {
     set_clock(5'000'000'000ull);
     lists_->ban(cidr("10.0.0.1/32"), 1s, "a", XDPD_ORIGIN_API);

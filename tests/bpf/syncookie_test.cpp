@@ -114,7 +114,9 @@ protected:
         EXPECT_TRUE(std::equal(f.begin(), f.begin() + 6, syn.begin() + 6));
         EXPECT_TRUE(std::equal(f.begin() + 6, f.begin() + 12, syn.begin()));
         EXPECT_TRUE(std::equal(f.begin() + 12, f.begin() + l3, syn.begin() + 12));
-        if (!vlan.empty()) EXPECT_TRUE(std::equal(vlan.begin(), vlan.end(), f.begin() + 12));
+        if (!vlan.empty()) {
+            EXPECT_TRUE(std::equal(vlan.begin(), vlan.end(), f.begin() + 12));
+        }
         if (family == 4) {
             EXPECT_EQ(f[l3], 0x45);
             EXPECT_EQ(get16(f, l3 + 2), 20 + tcp_len) << "total length";
