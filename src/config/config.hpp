@@ -160,9 +160,16 @@ uint64_t default_event_reasons();
 struct DaemonConfig {
     std::string socket = "/run/xdpd/xdpd.sock";
     std::string bpffs = "/sys/fs/bpf/xdpd";
+    // JSON-lines file that keeps the event log across restarts; "" = derived
+    // from the socket (event_log_path()), "off" = memory only.
+    std::string event_log;
     bool detach_on_exit = false;     // YAML on_exit: keep | detach (default keep)
     std::string log_level = "info";  // trace | debug | info | warn | error
 };
+
+// Where the daemon keeps its event log: daemon.event_log, or beside the socket
+// (/run/xdpd/xdpd.sock -> /run/xdpd/xdpd.events.jsonl); empty when "off".
+std::string event_log_path(const DaemonConfig& d);
 
 // One message about the config, positioned at the offending YAML node.
 // line and column are 1-based; 0 means "no position" (e.g. unreadable file).

@@ -70,6 +70,7 @@ public:
         // The socket first: a second daemon on the same socket must fail
         // before it touches the first one's data plane.
         api::Server server(cfg_.daemon.socket);
+        open_event_log();
         dp_ = std::make_unique<DataPlane>(cfg_.daemon.bpffs);
         try {
             log_report(dp_->apply(cfg_, opts_.replace));
@@ -348,6 +349,24 @@ private:
 
     // (Re)starts the metrics endpoint; a failure is logged and reported in
     // status, the daemon goes on without it.
+    // The event log survives restarts and upgrades in a file (daemon.event_log);
+    // when it cannot be opened the daemon runs on with the log in memory.
+    void open_event_log() {
+        const std::string path = config::event_log_path(cfg_.daemon);
+        size_t restored = 0;
+        if (!path.empty()) {
+            try {
+                restored = events_.persist(path);
+            } catch (const std::exception& e) {
+                spdlog::warn("{}; the event log is kept in memory only (set daemon.event_log to a writable "
+                             "file, or off)",
+                             e.what());
+            }
+        }
+        events_.add("start", "", {{"pid", getpid()}, {"event_log", path.empty() ? "off" : path},
+                                   {"restored", restored}});
+    }
+
     void start_metrics() {
         http_.reset();
         metrics_error_.clear();

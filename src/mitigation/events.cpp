@@ -6,10 +6,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <vector>
+
+#include "util/error.hpp"
 
 extern char** environ;
 
@@ -36,7 +42,88 @@ const nlohmann::json& EventLog::add(const std::string& type, const std::string& 
     ++counts_[{type, watch}];
     events_.push_back(std::move(e));
     if (events_.size() > kMaxEvents) events_.pop_front();
+    write(events_.back());
     return events_.back();
+}
+
+EventLog::~EventLog() {
+    if (fd_ >= 0) close(fd_);
+}
+
+size_t EventLog::persist(const std::string& path) {
+    std::deque<nlohmann::json> restored;
+    size_t lines = 0, bad = 0;
+    {
+        std::ifstream in(path);
+        for (std::string line; std::getline(in, line);) {
+            ++lines;
+            auto e = nlohmann::json::parse(line, nullptr, false);
+            if (e.is_discarded() || !e.is_object() || !e.contains("seq") || !e["seq"].is_number_unsigned()) {
+                ++bad;
+                continue;
+            }
+            restored.push_back(std::move(e));
+            if (restored.size() > kMaxEvents) restored.pop_front();
+        }
+    }
+    if (bad) spdlog::warn("event log {}: skipped {} line(s) that are not events (a crash mid-write?)", path, bad);
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) throw SysError("open event log " + path, errno);
+    if (fd_ >= 0) close(fd_);
+    fd_ = fd;
+    path_ = path;
+    file_lines_ = lines;
+    // The restored events go first; any added before this call follow with new numbers.
+    std::deque<nlohmann::json> mine = std::move(events_);
+    events_ = std::move(restored);
+    seq_ = events_.empty() ? 0 : events_.back()["seq"].get<uint64_t>();
+    const size_t n = events_.size();
+    for (auto& e : mine) {
+        e["seq"] = ++seq_;
+        events_.push_back(std::move(e));
+        while (events_.size() > kMaxEvents) events_.pop_front();
+        write(events_.back());
+    }
+    if (file_lines_ > 2 * kMaxEvents || bad) compact();
+    return n;
+}
+
+void EventLog::write(const nlohmann::json& e) {
+    if (fd_ < 0) return;
+    const std::string line = e.dump() + "\n";
+    // One write() of a whole line with O_APPEND: a crash leaves at most one cut line.
+    if (::write(fd_, line.data(), line.size()) != ssize_t(line.size())) {
+        spdlog::warn("event log {}: write failed ({}); events are kept in memory only from now on. "
+                     "Check the file system, then restart the daemon",
+                     path_, std::strerror(errno));
+        close(fd_);
+        fd_ = -1;
+        return;
+    }
+    if (++file_lines_ > 2 * kMaxEvents) compact();
+}
+
+void EventLog::compact() {
+    // Rewrite with the events in memory (the last kMaxEvents): a new file, renamed over.
+    const std::string tmp = path_ + ".new";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        for (const auto& e : events_) out << e.dump() << '\n';
+        if (!out.flush()) {
+            spdlog::warn("event log {}: could not rewrite it ({}); it keeps growing", path_, tmp);
+            return;
+        }
+    }
+    if (std::rename(tmp.c_str(), path_.c_str()) != 0) {
+        spdlog::warn("event log {}: could not replace it: {}", path_, std::strerror(errno));
+        return;
+    }
+    const int fd = open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd >= 0) {
+        close(fd_);
+        fd_ = fd;
+    }
+    file_lines_ = events_.size();
 }
 
 nlohmann::json EventLog::since(uint64_t after) const {

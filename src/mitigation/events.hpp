@@ -1,6 +1,8 @@
-// The mitigation's decisions as structured events: kept in a bounded log (API
-// `events`, `xdpd events`), written to the daemon's log as one JSON line each,
-// and handed to an optional hook command on attack start and end.
+// The daemon's events (attacks, bans, reloads, data-plane packet events, ...)
+// as structured records: kept in a bounded log (API `events`, `xdpd events`),
+// optionally persisted to a JSON-lines file so a restart or upgrade keeps them,
+// written to the daemon's log as one JSON line each, and handed to an optional
+// hook command on attack start and end.
 #pragma once
 #include <sys/types.h>
 
@@ -17,6 +19,18 @@ inline constexpr size_t kMaxEvents = 1000;
 
 class EventLog {
 public:
+    EventLog() = default;
+    EventLog(const EventLog&) = delete;
+    EventLog& operator=(const EventLog&) = delete;
+    ~EventLog();
+
+    // Keeps the log in `path` from now on (JSON lines, appended as events come,
+    // rewritten to the last kMaxEvents when it holds twice that). Events already
+    // in the file are restored first and numbering continues after them; lines
+    // that do not parse (a crash mid-write) are skipped. Returns how many were
+    // restored. Throws SysError when the file cannot be opened.
+    size_t persist(const std::string& path);
+
     // Appends {seq, time, type, watch, ...detail} and logs it; returns it.
     const nlohmann::json& add(const std::string& type, const std::string& watch, nlohmann::json detail);
     // Events with seq > after, oldest first.
@@ -26,6 +40,12 @@ public:
     const std::map<std::pair<std::string, std::string>, uint64_t>& counts() const { return counts_; }
 
 private:
+    void write(const nlohmann::json& e);
+    void compact();
+
+    std::string path_;
+    int fd_ = -1;            // the file, O_APPEND; -1: memory only
+    size_t file_lines_ = 0;  // events in the file
     std::deque<nlohmann::json> events_;
     std::map<std::pair<std::string, std::string>, uint64_t> counts_;
     uint64_t seq_ = 0;

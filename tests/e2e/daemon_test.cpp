@@ -91,6 +91,9 @@ TEST_F(Daemon, RestartAfterCrashKeepsEnforcingAndCounters) {
     EXPECT_FALSE(tcp(22));
     auto before = rule_packets("no-ssh");
     auto link_before = daemon_->call({{"cmd", "status"}})["interfaces"][0]["link_id"];
+    ASSERT_TRUE(daemon_->cli({"reload"}).ok());
+    const auto events_before = daemon_->call({{"cmd", "events"}});
+    ASSERT_EQ(events_before.size(), 2u) << events_before.dump();  // start, reload
     daemon_->kill9();
     EXPECT_FALSE(tcp(22)) << "data plane must keep enforcing without the daemon";
     EXPECT_TRUE(tcp(80));
@@ -98,6 +101,13 @@ TEST_F(Daemon, RestartAfterCrashKeepsEnforcingAndCounters) {
     auto st = daemon_->call({{"cmd", "status"}});
     EXPECT_EQ(st["interfaces"][0]["link_id"], link_before) << "the pinned link is adopted, not recreated";
     EXPECT_GT(rule_packets("no-ssh"), before) << "counters kept, and the drop while down was counted";
+    // The event log is kept too: the same events, numbering goes on after them.
+    const auto events = daemon_->call({{"cmd", "events"}});
+    ASSERT_EQ(events.size(), 3u) << events.dump();
+    for (size_t i = 0; i < 2; ++i) EXPECT_EQ(events[i], events_before[i]);
+    EXPECT_EQ(events[2]["type"], "start");
+    EXPECT_EQ(events[2]["seq"], 3);
+    EXPECT_EQ(events[2]["restored"], 2);
 }
 
 TEST_F(Daemon, ReloadWithBrokenConfigKeepsOldRules) {

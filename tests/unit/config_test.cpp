@@ -238,6 +238,16 @@ TEST(ConfigLoad, FirewallSectionTurnsFirewallOn) {
     EXPECT_EQ(load_string(kIfaces + "daemon:\n  on_exit: keep\n").daemon.detach_on_exit, false);
 }
 
+TEST(ConfigLoad, EventLogBesideTheSocketUnlessSetOrOff) {
+    EXPECT_EQ(event_log_path(load_string(kIfaces).daemon), "/run/xdpd/xdpd.events.jsonl");
+    EXPECT_EQ(event_log_path(load_string(kIfaces + "daemon:\n  socket: /tmp/a/ctl\n").daemon), "/tmp/a/ctl.events.jsonl");
+    EXPECT_EQ(event_log_path(load_string(kIfaces + "daemon:\n  event_log: /var/log/xdpd.jsonl\n").daemon),
+              "/var/log/xdpd.jsonl");
+    EXPECT_EQ(event_log_path(load_string(kIfaces + "daemon:\n  event_log: off\n").daemon), "");
+    EXPECT_EQ(error_of(kIfaces + "daemon:\n  event_log: logs/x\n"),
+              "t.yaml:4:14: error: event_log must be an absolute file path or off, got 'logs/x'");
+}
+
 TEST(ConfigLoad, AttachModeNames) {
     EXPECT_STREQ(to_string(AttachMode::native), "native");
     EXPECT_STREQ(to_string(AttachMode::skb), "skb");
@@ -698,7 +708,7 @@ daemon:
                   "'eth0'? (rule 3)",
                   "t.yaml:22:10: error: bpffs must be an absolute path (under a bpf filesystem, "
                   "e.g. /sys/fs/bpf/xdpd), got 'relative'",
-                  "t.yaml:23:3: error: unknown daemon key 'colour'; known keys: socket, bpffs, "
+                  "t.yaml:23:3: error: unknown daemon key 'colour'; known keys: socket, bpffs, event_log, "
                   "on_exit, log_level",
               }));
     for (const auto& x : d) {
