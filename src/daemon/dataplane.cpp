@@ -376,6 +376,10 @@ ApplyReport DataPlane::apply(const config::Config& cfg, bool replace_foreign) {
             if (auto e = reg.lookup(s); e && std::string(e->name) == name) {
                 reg.update(s, xdpd_iface{});
                 bpf::PerCpuMap<__u32, xdpd_if_stats>(maps_.at("xdpd_stats")).zero(s);
+                // Its AF_XDP sockets are bound to the interface that left:
+                // the slot's next interface must not redirect to them.
+                bpf::Map<__u32, __u32> xsks(maps_.at("xdpd_xsks"));
+                for (__u32 q = 0; q < XDPD_XSK_MAX_QUEUES; ++q) xsks.erase(XDPD_XSK_INDEX(s, q));
             }
         report.notes.push_back(name + ": detached (no longer configured)");
     }
