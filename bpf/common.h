@@ -33,6 +33,8 @@ const volatile __u32 cfg_lb = 0;                /* L4 load balancer (bpf/lb.h) *
 const volatile __u32 cfg_lb_nat = 0;            /* ... with NAT services: replies rewritten */
 const volatile __u32 cfg_lb_probe = 0;          /* `lb lookup` instance: decide, change nothing */
 const volatile __u32 cfg_observe = 1;           /* capture, top sources, events (bpf/observe.h) */
+const volatile __u32 cfg_steer = 0;             /* steer rules: AF_XDP sockets, CPUMAP (bpf/steer.h) */
+const volatile __u32 cfg_steer_no_socket = XDPD_ACT_PASS; /* steered to a queue without socket */
 
 /* What the parser learnt about one packet (scalars only: the parser is a
  * global function writing it). */
@@ -46,7 +48,7 @@ struct pkt {
 	__u8 linear;               /* the whole packet is in the first buffer  */
 	struct xdpd_fw_key key;    /* the fields rules match on                */
 	__u32 rule;                /* deciding firewall rule's slot + 1; 0 = none */
-	__u32 _pad;
+	__u32 steer;               /* the deciding rule's XDPD_STEER_*; 0 = none */
 };
 
 #endif

@@ -125,6 +125,8 @@ __noinline int fw_classify(struct fw_scratch *sc, __u32 gen, __u32 n_tuples)
 			res->rule.slot = e->rule.slot;
 			res->action = e->action;
 			res->limit = e->limit;
+			if (cfg_steer)
+				res->steer = e->steer;
 		}
 	}
 	return 0;
@@ -147,6 +149,7 @@ static __always_inline __u32 fw_run(struct pkt *p, const struct xdpd_runtime *rt
 	*limit = 0;
 	res = &sc->res;
 	res->limit = 0;
+	res->steer = 0;
 	res->rule = none;
 	res->c0 = res->c1 = res->c2 = res->c3 = none;
 	gen = rt->active_gen & 1;
@@ -173,6 +176,8 @@ static __always_inline __u32 fw_run(struct pkt *p, const struct xdpd_runtime *rt
 		deny = res->action == XDPD_FW_DENY;
 		*reason = deny ? XDPD_R_FW_DENY : XDPD_R_FW_ALLOW;
 		*limit = res->limit;
+		if (cfg_steer)
+			p->steer = res->steer;
 	} else {
 		deny = rt->gen[gen].default_action == XDPD_FW_DENY;
 		*reason = deny ? XDPD_R_DEFAULT_DENY : XDPD_R_DEFAULT_ALLOW;

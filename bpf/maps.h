@@ -43,6 +43,8 @@ struct fw_result {
 	struct xdpd_fw_ref rule;   /* prio NONE when no rule matched             */
 	__u32 action;
 	__u32 limit;               /* the deciding rule's limit profile + 1      */
+	__u32 steer;               /* the deciding rule's XDPD_STEER_*           */
+	__u32 _pad;
 	struct xdpd_fw_ref c0, c1, c2, c3;
 };
 
@@ -332,6 +334,36 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, XDPD_EVENTS_RING_BYTES);
 } xdpd_events SEC(".maps");
+
+/* Steering (bpf/steer.h): AF_XDP sockets by (interface slot, RX queue), the
+ * CPUMAP and the CPUs flows are spread over, packets sent to each CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, XDPD_XSK_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u32);
+} xdpd_xsks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CPUMAP);
+	__uint(max_entries, XDPD_MAX_CPUS);   /* the control plane sets: possible CPUs */
+	__type(key, __u32);
+	__type(value, struct bpf_cpumap_val);
+} xdpd_cpus SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xdpd_steer_config);
+} xdpd_steer SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XDPD_MAX_CPUS);
+	__type(key, __u32);
+	__type(value, struct xdpd_counter);
+} xdpd_steer_cpu_stats SEC(".maps");
 
 /* Not used by the program; created and pinned with the rest so that the
  * control plane's bookkeeping survives restarts. */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The xdpd pipeline: parse -> watch -> shield -> firewall -> rate limits ->
- * SYN cookies -> load balancer -> stats (and observe: capture, top sources,
- * events). Each stage is a header; the ones switched off at load
+ * steering | SYN cookies -> load balancer -> stats (and observe: capture, top
+ * sources, events). Each stage is a header; the ones switched off at load
  * time (cfg_*) are pruned by the verifier. */
 #include "common.h"
 #include "maps.h"
@@ -12,6 +12,7 @@
 #include "ratelimit.h"
 #include "syncookie.h"
 #include "lb.h"
+#include "steer.h"
 #include "stats.h"
 
 SEC("xdp.frags")
@@ -62,6 +63,13 @@ int xdpd_pipeline(struct xdp_md *ctx)
 			if (over)
 				return stats_record(ctx, &p, XDPD_ACT_DROP, over);
 		}
+	}
+
+	/* stage: steering of what a steer rule let in: to an AF_XDP socket or
+	 * another CPU, instead of the stages below -- bpf/steer.h */
+	if (cfg_steer && p.steer) {
+		action = steer_run(ctx, &p, &reason);
+		return stats_record(ctx, &p, action, reason);
 	}
 
 	/* stage: SYN cookies, always or where a watch switched them on --

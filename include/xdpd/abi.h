@@ -39,6 +39,8 @@
 #define XDPD_CAPTURE_MAX_SNAP  65484   /* longest capture snap length: what one perf record
                                            holds (16-bit size) beside its headers */
 #define XDPD_EVENTS_RING_BYTES (256 * 1024) /* data-plane event ring buffer  */
+#define XDPD_XSK_MAX_QUEUES    64      /* RX queues per interface with an AF_XDP socket slot */
+#define XDPD_MAX_CPUS          1024    /* CPUMAP entries: CPU ids steering can target */
 
 /* ---- verdicts: equal to enum xdp_action -------------------------------- */
 enum xdpd_action {
@@ -90,6 +92,11 @@ enum xdpd_reason {
 	XDPD_R_LB_OVERSIZED,      /* longer than the egress MTU: dropped        */
 	XDPD_R_LB_FRAGMENT,       /* IP fragment to a VIP (no ports to balance on): dropped */
 	XDPD_R_LB_TTL,            /* NAT: TTL/hop limit would expire: dropped */
+	XDPD_R_STEER_XSK,         /* steer rule: to the AF_XDP socket of its RX queue (REDIRECT) */
+	XDPD_R_STEER_NO_SOCKET,   /* steer rule, no socket on its queue: steer.no_socket (PASS or DROP) */
+	XDPD_R_STEER_NO_META,     /* steered to a socket without metadata (driver cannot adjust_meta) */
+	XDPD_R_STEER_CPU,         /* steer rule: to another CPU's CPUMAP thread (REDIRECT) */
+	XDPD_R_STEER_NO_CPU,      /* steer rule: target CPU has no CPUMAP entry: passed */
 	XDPD_R_MAX
 };
 
@@ -471,6 +478,18 @@ XDPD_INLINE __u64 xdpd_lb_flow_hash(const __u32 *w)
 	return h ^ (h >> 33);
 }
 
+/* Flow hash of steering (xdpd_xsk_meta.flow_hash; spreading over CPUs takes
+ * cpus[hash % n_cpus]): xdpd_lb_flow_hash over the packet's xdpd_lb_flow_key
+ * (as 10 words: addresses as in xdpd_fw_key, ports in host order -- for
+ * ICMP/ICMPv6 the type and code, 0 for non-first fragments --, proto,
+ * family, _pad zero), folded to 32 bits. Not symmetric: the two directions of
+ * a connection hash differently. */
+XDPD_INLINE __u32 xdpd_steer_flow_hash(const __u32 *w)
+{
+	__u64 h = xdpd_lb_flow_hash(w);
+	return (__u32)(h ^ (h >> 32));
+}
+
 /* Word and bit of the filter for hash h in generation gen. */
 #define XDPD_FW_BLOOM_WORD(gen, h) ((gen) * XDPD_FW_BLOOM_WORDS + (__u32)(((h) >> 6) & (XDPD_FW_BLOOM_WORDS - 1)))
 #define XDPD_FW_BLOOM_BIT(h)       (1ull << ((h) & 63))
@@ -503,13 +522,22 @@ struct xdpd_fw_ref {
 
 /* Value of xdpd_fw_entries (HASH, key xdpd_fw_key). */
 struct xdpd_fw_entry {
-	struct xdpd_fw_ref rule;  /* first allow/deny rule for this key, or prio NONE */
-	__u32 action;             /* XDPD_FW_ALLOW / XDPD_FW_DENY                 */
+	struct xdpd_fw_ref rule;  /* first allow/deny/steer rule for this key, or prio NONE */
+	__u32 action;             /* XDPD_FW_ALLOW / XDPD_FW_DENY (steer rules: ALLOW) */
 	__u32 n_count;            /* `count` rules ahead of `rule`                */
 	struct xdpd_fw_ref count[XDPD_FW_COUNT_CHAIN];
-	__u32 limit;              /* allow rules: rate-limit profile + 1, 0 = none */
-	__u32 _pad;
+	__u32 limit;              /* allow and steer rules: rate-limit profile + 1, 0 = none */
+	__u32 steer;              /* steer rules: XDPD_STEER_*; 0 = not a steer rule */
 };
+
+/* xdpd_fw_entry.steer: where a steer rule sends the packets it lets in, after
+ * the rate limits, instead of SYN cookies, load balancer and kernel
+ * (bpf/steer.h, docs/steering.md). */
+#define XDPD_STEER_NONE      0u
+#define XDPD_STEER_XSK       1u          /* AF_XDP socket of the packet's RX queue */
+#define XDPD_STEER_SPREAD    2u          /* a CPU of xdpd_steer.cpus by flow hash  */
+#define XDPD_STEER_PIN       0x80000000u /* | CPU id: that CPU                      */
+#define XDPD_STEER_PIN_CPU(s) ((s) & ~XDPD_STEER_PIN)
 
 /* ---- observability: capture, top sources, events (bpf/observe.h) -------
  * Value of xdpd_observe (ARRAY[1], mmapable), written by the daemon and by
@@ -606,6 +634,53 @@ struct xdpd_dp_event {
 	__u32 rule;            /* firewall rule slot + 1; 0 = none              */
 	__u32 _pad2;
 };
+
+/* ---- steering: AF_XDP sockets and CPUMAP (bpf/steer.h, docs/steering.md)
+ * xdpd_xsks (XSKMAP, pinned): an application puts its AF_XDP socket's fd at
+ * XDPD_XSK_INDEX(interface slot, RX queue); `xdpd status --json` lists each
+ * interface's slot. Queues >= XDPD_XSK_MAX_QUEUES have no socket slot. */
+#define XDPD_XSK_INDEX(slot, queue) ((slot) * XDPD_XSK_MAX_QUEUES + (queue))
+#define XDPD_XSK_ENTRIES            (XDPD_MAX_IFACES * XDPD_XSK_MAX_QUEUES)
+
+/* Value of xdpd_steer (ARRAY[1]), written by the daemon: the CPUs flows are
+ * spread over (rules `to: cpu` without `cpu:`): cpus[flow_hash % n_cpus]. */
+struct xdpd_steer_config {
+	__u32 n_cpus;          /* 0: spreading passes the packet (steer_no_cpu) */
+	__u32 _pad;
+	__u32 cpus[XDPD_MAX_CPUS];
+};
+
+/* Metadata in front of every packet steered to an AF_XDP socket: the
+ * XDPD_XSK_META_SIZE bytes immediately before the packet data in the UMEM
+ * frame (rx descriptor addr - XDPD_XSK_META_SIZE). The trailer (magic,
+ * version, size) is the last 4 bytes, right before the packet, so an
+ * application checks it first: a later version may grow the struct at its
+ * front. Multi-byte fields in host order. */
+#define XDPD_XSK_META_MAGIC   0x7844u  /* "Dx" as little-endian bytes 'D' 'x' */
+#define XDPD_XSK_META_VERSION 1
+#define XDPD_XSK_META_SIZE    28
+
+struct xdpd_xsk_meta {
+	__u32 flow_hash;       /* xdpd_steer_flow_hash() of the packet: the hash
+	                          CPU spreading uses                             */
+	__u32 rule;            /* the steer rule's counter slot + 1 (`xdpd rules
+	                          --json`: "slot"; stable across reloads)       */
+	__u32 ifindex;         /* ingress interface                             */
+	__u16 rx_queue;        /* ingress RX queue                              */
+	__u16 ifslot;          /* the interface's slot (XDPD_XSK_INDEX)         */
+	__u8 l3;               /* enum xdpd_l3                                  */
+	__u8 l4;               /* enum xdpd_l4                                  */
+	__u8 proto;            /* IP protocol (IPv6: after extension headers)   */
+	__u8 _pad;
+	__u16 l3_off;          /* offset of the IP header in the packet         */
+	__u16 l4_off;          /* offset of the L4 header; 0: none (fragment)   */
+	__u16 magic;           /* XDPD_XSK_META_MAGIC                           */
+	__u8 version;          /* XDPD_XSK_META_VERSION                         */
+	__u8 size;             /* sizeof(struct xdpd_xsk_meta)                  */
+};
+
+/* Per-target-CPU counters of steering (xdpd_steer_cpu_stats, PERCPU_ARRAY
+ * [XDPD_MAX_CPUS], index: target CPU): packets redirected to each CPU. */
 
 /* ---- control-plane bookkeeping, pinned so a restarted daemon finds it --- */
 enum xdpd_mode { XDPD_MODE_NONE = 0, XDPD_MODE_NATIVE, XDPD_MODE_SKB, XDPD_MODE_HW };

@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <stdexcept>
@@ -16,12 +17,13 @@
 namespace xdpd::bpf {
 
 std::string PipelineConfig::describe() const {
-    return fmt::format("slot={} firewall={} shield={} ratelimit={} watch={} lb={} syncookies={} multibuf={} malformed={}",
+    return fmt::format("slot={} firewall={} shield={} ratelimit={} watch={} lb={} syncookies={} steer={} multibuf={} malformed={}",
                        ifslot, firewall ? "on" : "off", shield ? "on" : "off", ratelimit ? "on" : "off",
                        watch ? "on" : "off", !lb ? "off" : lb_probe ? "probe" : lb_nat ? "nat" : "dsr",
                        syncookie_ports.empty() ? "off"
                                                : fmt::format("{} ports{}", syncookie_ports.size(),
                                                              syncookie_auto ? " (auto)" : ""),
+                       !steer ? "off" : steer_no_socket == XDPD_ACT_DROP ? "on (no socket: drop)" : "on",
                        multibuf ? "on" : "off",
                        malformed_action == XDPD_ACT_DROP ? "drop" : "pass");
 }
@@ -33,7 +35,8 @@ const std::vector<std::string>& shared_map_names() {
         "xdpd_watch_prefixes", "xdpd_watch_stats", "xdpd_watch_hll", "xdpd_watch", "xdpd_watch_sources",
         "xdpd_lb_vips", "xdpd_lb_rings", "xdpd_lb_backends", "xdpd_lb_nat", "xdpd_lb_flows", "xdpd_lb_runtime",
         "xdpd_lb_vip_stats", "xdpd_lb_backend_stats", "xdpd_lb_devmap",
-        "xdpd_observe", "xdpd_observe_cpu", "xdpd_capture_events", "xdpd_top_sources", "xdpd_events"};
+        "xdpd_observe", "xdpd_observe_cpu", "xdpd_capture_events", "xdpd_top_sources", "xdpd_events",
+        "xdpd_xsks", "xdpd_cpus", "xdpd_steer", "xdpd_steer_cpu_stats"};
     return names;
 }
 
@@ -95,6 +98,10 @@ Pipeline Pipeline::load_impl(const PipelineConfig& cfg, const std::string* pin_d
     ro.cfg_lb_nat = cfg.lb && cfg.lb_nat;
     ro.cfg_lb_probe = cfg.lb && cfg.lb_probe;
     ro.cfg_observe = cfg.observe;
+    ro.cfg_steer = cfg.steer;
+    if (cfg.steer_no_socket != XDPD_ACT_PASS && cfg.steer_no_socket != XDPD_ACT_DROP)
+        throw std::invalid_argument("steer_no_socket must be XDPD_ACT_PASS or XDPD_ACT_DROP");
+    ro.cfg_steer_no_socket = cfg.steer_no_socket;
     if (cfg.syncookie_ports.size() > XDPD_SYNCOOKIE_MAX_PORTS)
         throw std::invalid_argument(fmt::format("SYN cookies protect at most {} ports, got {}",
                                                 XDPD_SYNCOOKIE_MAX_PORTS, cfg.syncookie_ports.size()));
@@ -110,6 +117,10 @@ Pipeline Pipeline::load_impl(const PipelineConfig& cfg, const std::string* pin_d
     // compared with it.
     check(bpf_map__set_max_entries(p.skel_->maps.xdpd_capture_events, __u32(possible_cpus())),
           "size map xdpd_capture_events");
+    // So does the CPUMAP: the kernel refuses more entries than it has CPU ids
+    // (NR_CPUS); XDPD_MAX_CPUS bounds the rest of steering.
+    check(bpf_map__set_max_entries(p.skel_->maps.xdpd_cpus, __u32(std::min(possible_cpus(), XDPD_MAX_CPUS))),
+          "size map xdpd_cpus");
     for (const auto& name : shared_map_names()) {
         bpf_map* m = bpf_object__find_map_by_name(p.skel_->obj, name.c_str());
         if (!m) throw std::logic_error("BPF object has no map " + name);

@@ -36,6 +36,8 @@ struct PipelineConfig {
     bool lb_nat = false;    // ... with NAT services, whose replies are rewritten
     bool lb_probe = false;  // an `lb lookup` instance: decides, records, changes and counts nothing
     bool observe = true;    // capture, top sources, events (bpf/observe.h); off = compiled out
+    bool steer = false;     // steer rules (bpf/steer.h): AF_XDP sockets, CPUMAP
+    __u32 steer_no_socket = XDPD_ACT_PASS;  // steered to a queue without socket: PASS or DROP
 
     std::string describe() const;  // "firewall=on multibuf=off malformed=drop"
 };

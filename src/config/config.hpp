@@ -144,6 +144,22 @@ struct LbConfig {
     bool any_nat() const;
 };
 
+// steer: where `steer` rules send packets (docs/steering.md).
+struct SteerConfig {
+    std::vector<__u32> cpus;         // `to: cpu` rules without `cpu:` spread flows over these;
+                                     // default (and after loading): all online CPUs
+    bool cpus_set = false;           // cpus given in the file
+    __u32 queue_size = 2048;         // CPUMAP entry queue (packets), 1-16384
+    __u32 no_socket = XDPD_ACT_PASS; // `to: xsk` and no socket on the queue: XDPD_ACT_PASS or DROP
+    std::string origin;              // "file:line" of the section; empty: not in the file
+
+    // The load-time switch: does any rule of `rules` steer?
+    static bool any(const fw::RuleSet& rules);
+};
+
+// The CPUs online now (/sys/devices/system/cpu/online), ascending.
+std::vector<__u32> online_cpus();
+
 // metrics: and events: (docs/observability.md).
 struct ObserveConfig {
     std::string metrics_listen = ":9100";  // HOST:PORT, :PORT, [V6]:PORT; empty = off
@@ -195,6 +211,7 @@ struct Config {
     SyncookieConfig syncookies;
     MitigationConfig mitigation;
     LbConfig lb;
+    SteerConfig steer;
     ObserveConfig observe;
     DaemonConfig daemon;
     std::vector<Diagnostic> warnings;  // the config is valid, but probably not what was meant

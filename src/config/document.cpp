@@ -9,7 +9,7 @@ namespace xdpd::config::detail {
 namespace {
 
 constexpr std::string_view kTopKeys[] = {"interfaces", "parser", "firewall", "shield", "syncookies",
-                                         "mitigation", "lb", "metrics", "events", "daemon"};
+                                         "mitigation", "lb", "steer", "metrics", "events", "daemon"};
 constexpr std::string_view kParserKeys[] = {"malformed"};
 constexpr std::string_view kMalformed[] = {"drop", "pass"};
 
@@ -42,12 +42,14 @@ Config parse_document(const YAML::Node& root, Reporter& rep) {
     if (const Field* f = top.find("syncookies")) parse_syncookies(f->value, cfg.syncookies, rep);
     if (const Field* f = top.find("mitigation")) parse_mitigation(f->value, cfg.mitigation, rep);
     if (const Field* f = top.find("lb")) parse_lb(f->value, cfg, rep);
+    if (const Field* f = top.find("steer")) parse_steer(f->value, cfg.steer, rep);
     if (const Field* f = top.find("metrics")) parse_metrics(f->value, cfg.observe, rep);
     if (const Field* f = top.find("events")) parse_events(f->value, cfg.observe, rep);
     if (!cfg.observe.event_reasons_set) cfg.observe.event_reasons = default_event_reasons();
     if (const Field* f = top.find("daemon")) parse_daemon(f->value, cfg.daemon, rep);
     if (!rep.error_count()) resolve_limits(root, cfg, rep);
     if (!rep.error_count()) resolve_mitigation(root, cfg, rep);
+    if (!rep.error_count()) resolve_steer(root, cfg, rep);
     return cfg;
 }
 

@@ -13,9 +13,12 @@ namespace {
 
 constexpr std::string_view kRuleKeys[] = {"id",        "action", "family", "src",       "dst",
                                           "proto",     "sport",  "dport",  "tcp_flags", "icmp_type",
-                                          "icmp_code", "vlan",   "iface",  "limit"};
+                                          "icmp_code", "vlan",   "iface",  "limit",
+                                          "to",        "cpu"};
 // Same order as fw::Action.
-constexpr std::string_view kActions[] = {"allow", "deny", "count"};
+constexpr std::string_view kActions[] = {"allow", "deny", "count", "steer"};
+// Same order as fw::Steer::To.
+constexpr std::string_view kSteerTargets[] = {"xsk", "cpu"};
 constexpr std::string_view kFamilies[] = {"ipv4", "ipv6"};
 
 // Walks one rule map, collecting values; the cross-field checks run once all
@@ -47,14 +50,48 @@ public:
         check_family(r.match);
         if (const Field* f = m_.find("limit"))  // the profile's name; resolved with shield.limits
             if (auto v = read_scalar(*f, rep_)) {
-                if (r.action != fw::Action::allow)
-                    rep_.error(f->value, "limit applies to allow rules only: it limits the traffic the rule lets in");
+                if (r.action != fw::Action::allow && r.action != fw::Action::steer)
+                    rep_.error(f->value, "limit applies to allow and steer rules only: it limits the traffic "
+                                         "the rule lets in");
                 else
                     r.limit = *v;
             }
+        read_steer(r);
     }
 
 private:
+    // to: xsk | cpu, cpu: N -- steer rules only. Whether the CPU exists is
+    // checked with the steer section (resolve_steer).
+    void read_steer(fw::Rule& r) {
+        const Field* to = m_.find("to");
+        const Field* cpu = m_.find("cpu");
+        const bool steer = action_ok_ && r.action == fw::Action::steer;
+        if (!steer) {
+            if (!action_ok_) return;  // the action is reported already
+            for (const Field* f : {to, cpu})
+                if (f)
+                    rep_.error(f->key_node, fmt::format("{} applies to steer rules only, not to {} rules",
+                                                        f->key, fw::to_string(r.action)));
+            return;
+        }
+        bool to_ok = true;
+        if (to) {
+            auto i = read_choice(*to, kSteerTargets, rep_);
+            if (i) r.steer.to = static_cast<fw::Steer::To>(*i);
+            to_ok = i.has_value();
+        }
+        if (!cpu) return;
+        auto v = read_uint(*cpu, 0, XDPD_MAX_CPUS - 1, rep_);
+        if (r.steer.to != fw::Steer::To::cpu) {
+            if (to_ok)
+                rep_.error(cpu->key_node, fmt::format("cpu needs 'to: cpu'; {}", to ? "this rule steers to xsk"
+                                                      : "the default target is xsk (the AF_XDP socket of the "
+                                                        "packet's RX queue)"));
+            return;
+        }
+        if (v) r.steer.cpu = __u32(*v);
+    }
+
     void read_id(fw::Rule& r) {
         const Field* f = m_.find("id");
         if (!f) return;
@@ -72,10 +109,13 @@ private:
     void read_action(fw::Rule& r) {
         const Field* f = m_.find("action");
         if (!f) {
-            rep_.error(node_, "a rule needs an action: allow, deny or count");
+            rep_.error(node_, "a rule needs an action: allow, deny, count or steer");
             return;
         }
-        if (auto i = read_choice(*f, kActions, rep_)) r.action = static_cast<fw::Action>(*i);
+        if (auto i = read_choice(*f, kActions, rep_)) {
+            r.action = static_cast<fw::Action>(*i);
+            action_ok_ = true;
+        }
     }
 
     void read_family(fw::Match& m) {
@@ -237,6 +277,7 @@ private:
     const std::vector<InterfaceConfig>& ifaces_;
     Reporter& rep_;
     std::optional<uint8_t> proto_;  // the rule's proto, if given and valid
+    bool action_ok_ = false;        // the action was read without error
 };
 
 }  // namespace

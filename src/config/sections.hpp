@@ -51,6 +51,13 @@ void resolve_limits(const YAML::Node& root, Config& cfg, Reporter& rep);
 // it against syncookies (a VIP port must not be a SYN cookie port).
 void parse_lb(const YAML::Node& node, Config& cfg, Reporter& rep);
 
+// steer: {cpus: [cpu...], queue_size, no_socket: pass|drop}.
+void parse_steer(const YAML::Node& node, SteerConfig& out, Reporter& rep);
+
+// Fills steer.cpus with the online CPUs unless given, checks the given ones
+// are online, and each steer rule's `cpu:` against them.
+void resolve_steer(const YAML::Node& root, Config& cfg, Reporter& rep);
+
 // metrics: {listen, top_sources, source_sample}; events: {rate, reasons}.
 void parse_metrics(const YAML::Node& node, ObserveConfig& out, Reporter& rep);
 void parse_events(const YAML::Node& node, ObserveConfig& out, Reporter& rep);

@@ -27,6 +27,8 @@
 #include "bpf/test_run.hpp"
 #include "stats/names.hpp"
 #include "stats/snapshot.hpp"
+#include "steer/cpus.hpp"
+#include "steer/xsk_map.hpp"
 #include "util/error.hpp"
 
 namespace xdpd::daemon {
@@ -256,6 +258,8 @@ ApplyReport DataPlane::apply(const config::Config& cfg, bool replace_foreign) {
         pc.watch = cfg.mitigation.enabled;
         pc.lb = cfg.lb.enabled;
         pc.lb_nat = cfg.lb.enabled && cfg.lb.any_nat();
+        pc.steer = cfg.firewall_enabled && config::SteerConfig::any(cfg.rules);
+        pc.steer_no_socket = cfg.steer.no_socket;
         for (size_t w = 0; pc.watch && w < cfg.mitigation.watches.size(); ++w)
             pc.ratelimit |= cfg.mitigation.actions_of(w).limit_index.has_value();
         if (cfg.syncookies.enabled) {
@@ -320,6 +324,19 @@ ApplyReport DataPlane::apply(const config::Config& cfg, bool replace_foreign) {
     // applies to the running rule set at once: profiles are not versioned.)
     shield::install_limits(maps_.at("xdpd_limits"), cfg.shield.limits);
 
+    // CPU steering: CPUMAP entries and the spread list, before the programs
+    // that redirect to them; none while no rule steers to a CPU.
+    {
+        bool to_cpu = false;
+        for (const auto& r : cfg.rules.rules)
+            to_cpu |= r.action == fw::Action::steer && r.steer.to == fw::Steer::To::cpu;
+        const std::vector<__u32> none;
+        for (auto& n : steer::install_cpus(maps_.at("xdpd_cpus"), maps_.at("xdpd_steer"),
+                                           to_cpu && cfg.firewall_enabled ? cfg.steer.cpus : none,
+                                           cfg.steer.queue_size))
+            report.notes.push_back(std::move(n));
+    }
+
     // 4. Swap programs in (atomically where a link exists), register interfaces.
     bpf::Map<__u32, xdpd_iface> reg(maps_.at("xdpd_ifaces"));
     for (size_t i = 0; i < targets.size(); ++i) {
@@ -360,6 +377,10 @@ ApplyReport DataPlane::apply(const config::Config& cfg, bool replace_foreign) {
             if (auto e = reg.lookup(s); e && std::string(e->name) == name) {
                 reg.update(s, xdpd_iface{});
                 bpf::PerCpuMap<__u32, xdpd_if_stats>(maps_.at("xdpd_stats")).zero(s);
+                // Its AF_XDP sockets are bound to the interface that left:
+                // the slot's next interface must not redirect to them.
+                bpf::Map<__u32, __u32> xsks(maps_.at("xdpd_xsks"));
+                for (__u32 q = 0; q < XDPD_XSK_MAX_QUEUES; ++q) xsks.erase(XDPD_XSK_INDEX(s, q));
             }
         report.notes.push_back(name + ": detached (no longer configured)");
     }
@@ -523,6 +544,42 @@ nlohmann::json DataPlane::status() const {
                        {"flows", in_use.at("xdpd_lb_flows")}, {"flows_max", XDPD_LB_MAX_FLOWS},
                        {"forwarded", reason(XDPD_R_LB_FORWARD)}, {"replies", reason(XDPD_R_LB_REPLY)},
                        {"no_backend", reason(XDPD_R_LB_NO_BACKEND)}, {"no_route", reason(XDPD_R_LB_NO_ROUTE)}};
+        }
+        {
+            // For AF_XDP applications: where to put a socket (XDPD_XSK_INDEX
+            // of interfaces[].slot and the RX queue), and what steering did.
+            nlohmann::json cpus = nlohmann::json::array();
+            bpf::PerCpuMap<__u32, xdpd_counter> per_target(maps_.at("xdpd_steer_cpu_stats"));
+            bpf::Map<__u32, bpf_cpumap_val> cpumap(maps_.at("xdpd_cpus"));
+            for (__u32 c = 0; c < __u32(std::min(bpf::possible_cpus(), XDPD_MAX_CPUS)); ++c) {
+                std::optional<bpf_cpumap_val> e;
+                try {
+                    e = cpumap.lookup(c);
+                } catch (const std::exception&) {
+                }
+                if (!e) continue;
+                __u64 packets = 0;
+                for (const auto& v : per_target.lookup_all(c)) packets += v.packets;
+                cpus.push_back({{"cpu", c}, {"queue_size", e->qsize}, {"packets", packets}});
+            }
+            bool on = false;
+            if (applied_) on = applied_->firewall_enabled && config::SteerConfig::any(applied_->rules);
+            j["steer"] = {{"enabled", on},
+                          {"xsk_map", steer::xsk_map_path(dir_)},
+                          {"xsk_max_queues", XDPD_XSK_MAX_QUEUES},
+                          {"xsk_index", "slot * xsk_max_queues + rx_queue"},
+                          {"meta_size", XDPD_XSK_META_SIZE},
+                          {"meta_version", XDPD_XSK_META_VERSION},
+                          {"cpus", cpus},
+                          {"to_xsk", reason(XDPD_R_STEER_XSK)},
+                          {"to_xsk_no_meta", reason(XDPD_R_STEER_NO_META)},
+                          {"no_socket", reason(XDPD_R_STEER_NO_SOCKET)},
+                          {"to_cpu", reason(XDPD_R_STEER_CPU)},
+                          {"no_cpu", reason(XDPD_R_STEER_NO_CPU)}};
+            if (applied_) {
+                j["steer"]["no_socket_action"] = applied_->steer.no_socket == XDPD_ACT_DROP ? "drop" : "pass";
+                j["steer"]["spread_cpus"] = applied_->steer.cpus;
+            }
         }
         if (applied_) {
             j["shield"]["enabled"] = applied_->shield.enabled;

@@ -171,7 +171,8 @@ CompiledRuleSet compile(const RuleSet& rs, const std::vector<__u32>& slots) {
             } else {
                 e.rule = ref;
                 e.action = r.action == Action::deny ? XDPD_FW_DENY : XDPD_FW_ALLOW;
-                e.limit = r.action == Action::allow && r.limit_index ? *r.limit_index + 1 : 0;
+                e.limit = r.action != Action::deny && r.limit_index ? *r.limit_index + 1 : 0;
+                e.steer = r.action == Action::steer ? r.steer.encode() : XDPD_STEER_NONE;
             }
         }
         if (!reached)

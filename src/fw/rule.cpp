@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "xdpd/abi.h"
+
 namespace xdpd::fw {
 
 const char* to_string(Action a) {
@@ -14,6 +16,7 @@ const char* to_string(Action a) {
     case Action::allow: return "allow";
     case Action::deny: return "deny";
     case Action::count: return "count";
+    case Action::steer: return "steer";
     }
     return "?";
 }
@@ -163,7 +166,18 @@ std::string Rule::describe() const {
     if (m.iface) s += " iif " + *m.iface;
     else if (m.ifindex) s += fmt::format(" ifindex {}", *m.ifindex);
     if (!limit.empty()) s += " limit " + limit;
+    if (action == Action::steer) s += " " + steer.describe();
     return s;
+}
+
+__u32 Steer::encode() const {
+    if (to == To::xsk) return XDPD_STEER_XSK;
+    return cpu ? XDPD_STEER_PIN | *cpu : XDPD_STEER_SPREAD;
+}
+
+std::string Steer::describe() const {
+    if (to == To::xsk) return "to xsk";
+    return cpu ? fmt::format("to cpu {}", *cpu) : "to cpu";
 }
 
 }  // namespace xdpd::fw

@@ -11,7 +11,9 @@
 
 namespace xdpd::fw {
 
-enum class Action { allow, deny, count };
+// steer: like allow up to the rate limits, then to an AF_XDP socket or a CPU
+// (Rule::steer) instead of SYN cookies, load balancer and kernel.
+enum class Action { allow, deny, count, steer };
 
 const char* to_string(Action a);
 
@@ -59,12 +61,23 @@ struct Match {
     std::optional<int> implied_family() const;
 };
 
+// Where a steer rule sends its packets (docs/steering.md).
+struct Steer {
+    enum class To { xsk, cpu };
+    To to = To::xsk;
+    std::optional<__u32> cpu;  // to: cpu -- pinned to this CPU; none: spread by flow hash
+
+    __u32 encode() const;      // xdpd_fw_entry.steer (XDPD_STEER_*)
+    std::string describe() const;  // "to xsk", "to cpu", "to cpu 3"
+};
+
 struct Rule {
     std::string id;       // stable name: user-given, or derived from the content
     Action action = Action::deny;
     Match match;
-    std::string limit;                // allow rules: the rate-limit profile's name
+    std::string limit;                // allow and steer rules: the rate-limit profile's name
     std::optional<__u32> limit_index; // its index in the profile list
+    Steer steer;                      // steer rules: where to
     std::string origin;   // "file:line" where the rule was written, for messages
 
     std::string describe() const;  // one line, e.g. "deny tcp dst 10.0.0.0/8 dport 22"

@@ -21,7 +21,8 @@ inline constexpr std::array<std::string_view, XDPD_R_MAX> kReasonNames = {
     "syncookie_bad",   "rate_source",     "rate_prefix",    "rate_dest",
     "lb_forward",      "lb_reply",        "lb_icmp_echo",   "lb_icmp_error",
     "lb_neigh_pass",   "lb_no_backend",   "lb_no_route",    "lb_oversized",
-    "lb_fragment",     "lb_ttl"};
+    "lb_fragment",     "lb_ttl",          "steer_xsk",      "steer_no_socket",
+    "steer_no_meta",   "steer_cpu",       "steer_no_cpu"};
 static_assert(XDPD_R_MAX <= XDPD_R_SLOTS && XDPD_ACT_MAX <= XDPD_ACT_SLOTS && XDPD_L3_MAX <= XDPD_L3_SLOTS &&
                   XDPD_L4_MAX <= XDPD_L4_SLOTS,
               "xdpd_if_stats has no counter slot for every value");

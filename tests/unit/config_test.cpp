@@ -384,7 +384,7 @@ TEST(ConfigErrors, UnknownKeySuggestsTheNearOne) {
 TEST(ConfigErrors, UnknownKeyWithoutSuggestionListsKnownKeys) {
     EXPECT_EQ(error_of(kIfaces + "logging: {}\n"),
               "t.yaml:3:1: error: unknown top-level key 'logging'; known keys: interfaces, "
-              "parser, firewall, shield, syncookies, mitigation, lb, metrics, events, daemon");
+              "parser, firewall, shield, syncookies, mitigation, lb, steer, metrics, events, daemon");
     EXPECT_EQ(error_of(kIfaces + "firewall:\n  policy: deny\n"),
               "t.yaml:4:3: error: unknown firewall key 'policy'; known keys: enabled, default, "
               "monitor, rules");
@@ -419,7 +419,7 @@ TEST(ConfigErrors, MissingRequiredKeys) {
     EXPECT_EQ(error_of(""),
               "t.yaml: error: the config is empty; it needs at least an 'interfaces' list");
     EXPECT_EQ(error_of(with_rules("    - id: x\n      proto: tcp\n")),
-              "t.yaml:5:7: error: a rule needs an action: allow, deny or count (rule 1)");
+              "t.yaml:5:7: error: a rule needs an action: allow, deny, count or steer (rule 1)");
     EXPECT_EQ(error_of("interfaces:\n  - mode: skb\n"),
               "t.yaml:2:5: error: an interface needs a name");
 }
@@ -448,7 +448,7 @@ TEST(ConfigErrors, EnumValues) {
               "t.yaml:3:11: error: mode must be native, skb, hw or auto, got 'natve'; did you mean "
               "'native'?");
     EXPECT_EQ(error_of(with_rules("    - action: drop\n")),
-              "t.yaml:5:15: error: action must be allow, deny or count, got 'drop' (rule 1)");
+              "t.yaml:5:15: error: action must be allow, deny, count or steer, got 'drop' (rule 1)");
     EXPECT_EQ(error_of(with_rules("    - action: deny\n      family: inet6\n")),
               "t.yaml:6:15: error: family must be ipv4 or ipv6, got 'inet6' (rule 1)");
     EXPECT_EQ(error_of(kIfaces + "firewall:\n  default: reject\n"),
@@ -898,7 +898,7 @@ shield:
     } catch (const ConfigError& e) {
         ASSERT_EQ(e.diagnostics.size(), 1u) << e.what();
         EXPECT_EQ(e.diagnostics[0].line, 8);
-        EXPECT_NE(e.diagnostics[0].message.find("allow rules only"), std::string::npos) << e.what();
+        EXPECT_NE(e.diagnostics[0].message.find("allow and steer rules only"), std::string::npos) << e.what();
     }
     try {
         load_string(R"(interfaces:
