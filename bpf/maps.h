@@ -365,6 +365,13 @@ struct {
 	__type(value, struct xdpd_counter);
 } xdpd_steer_cpu_stats SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XDPD_XSK_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct xdpd_xsk_queue_stats);
+} xdpd_steer_xsk_stats SEC(".maps");
+
 /* Not used by the program; created and pinned with the rest so that the
  * control plane's bookkeeping survives restarts. */
 struct {

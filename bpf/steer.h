@@ -74,14 +74,26 @@ static __always_inline __u32 steer_xsk(struct xdp_md *ctx, const struct pkt *p, 
 {
 	const __u32 queue = ctx->rx_queue_index;
 	int meta = steer_write_meta(ctx, p, hash);
-	__u32 action;
+	struct xdpd_xsk_queue_stats *qs;
+	__u32 action, idx;
 
 	*reason = XDPD_R_STEER_NO_SOCKET;
 	if (queue >= XDPD_XSK_MAX_QUEUES)
 		return cfg_steer_no_socket;
-	action = bpf_redirect_map(&xdpd_xsks, XDPD_XSK_INDEX(cfg_ifslot, queue), cfg_steer_no_socket);
-	if (action != XDP_REDIRECT)
+	idx = XDPD_XSK_INDEX(cfg_ifslot, queue);
+	action = bpf_redirect_map(&xdpd_xsks, idx, cfg_steer_no_socket);
+	qs = bpf_map_lookup_elem(&xdpd_steer_xsk_stats, &idx);
+	if (action != XDP_REDIRECT) {
+		if (qs) {
+			qs->no_socket.packets++;
+			qs->no_socket.bytes += p->len;
+		}
 		return action;
+	}
+	if (qs) {
+		qs->redirected.packets++;
+		qs->redirected.bytes += p->len;
+	}
 	*reason = meta ? XDPD_R_STEER_XSK : XDPD_R_STEER_NO_META;
 	return XDP_REDIRECT;
 }

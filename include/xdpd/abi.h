@@ -682,6 +682,14 @@ struct xdpd_xsk_meta {
 /* Per-target-CPU counters of steering (xdpd_steer_cpu_stats, PERCPU_ARRAY
  * [XDPD_MAX_CPUS], index: target CPU): packets redirected to each CPU. */
 
+/* Per-queue counters of steering to AF_XDP (xdpd_steer_xsk_stats,
+ * PERCPU_ARRAY[XDPD_XSK_ENTRIES], index XDPD_XSK_INDEX(slot, queue)): packets
+ * redirected to the queue's socket, and packets that found none there. */
+struct xdpd_xsk_queue_stats {
+	struct xdpd_counter redirected;
+	struct xdpd_counter no_socket;
+};
+
 /* ---- control-plane bookkeeping, pinned so a restarted daemon finds it --- */
 enum xdpd_mode { XDPD_MODE_NONE = 0, XDPD_MODE_NATIVE, XDPD_MODE_SKB, XDPD_MODE_HW };
 

@@ -36,7 +36,7 @@ const std::vector<std::string>& shared_map_names() {
         "xdpd_lb_vips", "xdpd_lb_rings", "xdpd_lb_backends", "xdpd_lb_nat", "xdpd_lb_flows", "xdpd_lb_runtime",
         "xdpd_lb_vip_stats", "xdpd_lb_backend_stats", "xdpd_lb_devmap",
         "xdpd_observe", "xdpd_observe_cpu", "xdpd_capture_events", "xdpd_top_sources", "xdpd_events",
-        "xdpd_xsks", "xdpd_cpus", "xdpd_steer", "xdpd_steer_cpu_stats"};
+        "xdpd_xsks", "xdpd_cpus", "xdpd_steer", "xdpd_steer_cpu_stats", "xdpd_steer_xsk_stats"};
     return names;
 }
 

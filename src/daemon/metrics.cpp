@@ -203,6 +203,52 @@ void lb_metrics(Exposition& x, const DataPlane& dp, uint64_t flows) {
     x.sample("xdpd_lb_flows_max", double(XDPD_LB_MAX_FLOWS));
 }
 
+// Steering: per interface and RX queue, packets redirected to the queue's
+// AF_XDP socket or finding none; per target CPU, packets sent by CPUMAP.
+void steer_metrics(Exposition& x, const DataPlane& dp) {
+    x.family("xdpd_xsk_packets_total", T::counter,
+             "Packets steered to AF_XDP, by interface and RX queue: redirected to the queue's socket, or no_socket.");
+    x.family("xdpd_xsk_bytes_total", T::counter, "Bytes steered to AF_XDP, by interface, RX queue and result.");
+    x.family("xdpd_steer_cpu_packets_total", T::counter, "Packets steered to each CPU's CPUMAP thread.");
+    if (!dp.exists()) return;
+    std::map<__u32, std::string> iface_of_slot;
+    __u32 last = 0;
+    for (const auto& i : dp.interfaces()) {
+        const __u32 slot = i.value("slot", 0u);
+        iface_of_slot[slot] = i.value("name", "");
+        last = std::max(last, __u32(XDPD_XSK_INDEX(slot, XDPD_XSK_MAX_QUEUES - 1)));
+    }
+    if (!iface_of_slot.empty()) {
+        bpf::PerCpuMap<__u32, xdpd_xsk_queue_stats> qs(dp.pinned("xdpd_steer_xsk_stats"));
+        qs.for_each_index(last, [&](__u32 idx, const xdpd_xsk_queue_stats* per_cpu) {
+            const auto it = iface_of_slot.find(idx / XDPD_XSK_MAX_QUEUES);
+            if (it == iface_of_slot.end()) return;
+            xdpd_xsk_queue_stats t{};
+            for (int c = 0; c < qs.cpus(); ++c) {
+                t.redirected.packets += per_cpu[c].redirected.packets;
+                t.redirected.bytes += per_cpu[c].redirected.bytes;
+                t.no_socket.packets += per_cpu[c].no_socket.packets;
+                t.no_socket.bytes += per_cpu[c].no_socket.bytes;
+            }
+            if (!t.redirected.packets && !t.no_socket.packets) return;  // queues that steer only
+            for (const auto& [result, n] : {std::pair{"redirect", t.redirected}, std::pair{"no_socket", t.no_socket}}) {
+                const metrics::Labels l = {{"interface", it->second},
+                                           {"queue", std::to_string(idx % XDPD_XSK_MAX_QUEUES)},
+                                           {"result", result}};
+                x.sample("xdpd_xsk_packets_total", l, uint64_t(n.packets));
+                x.sample("xdpd_xsk_bytes_total", l, uint64_t(n.bytes));
+            }
+        });
+    }
+    bpf::PerCpuMap<__u32, xdpd_counter> cpu(dp.pinned("xdpd_steer_cpu_stats"));
+    cpu.for_each_index(__u32(bpf::possible_cpus() - 1), [&](__u32 target, const xdpd_counter* per_cpu) {
+        uint64_t n = 0;
+        for (int c = 0; c < cpu.cpus(); ++c) n += per_cpu[c].packets;
+        if (n && target < __u32(bpf::possible_cpus()))
+            x.sample("xdpd_steer_cpu_packets_total", {{"cpu", std::to_string(target)}}, n);
+    });
+}
+
 }  // namespace
 
 std::string MetricsRenderer::render(const DataPlane& dp, const mitigation::Mitigator& mit,
@@ -266,6 +312,7 @@ std::string MetricsRenderer::render(const DataPlane& dp, const mitigation::Mitig
         x.sample("xdpd_top_source_dropped_pps", {{"source", src.addr}}, src.dropped_pps);
     }
     lb_metrics(x, dp, flows_);
+    steer_metrics(x, dp);
 
     const auto c = obs.counters();
     x.family("xdpd_capture_active", T::gauge, "1 while an `xdpd capture` runs.");

@@ -116,5 +116,31 @@ TEST_F(SteerE2E, UdpToTheSocketWithMetadataOtherTrafficToTheKernel) {
     EXPECT_GE(reason_packets("steer_no_socket"), 1u);
 }
 
+// Prometheus shows per interface and RX queue what went to the AF_XDP socket
+// and what found none.
+TEST_F(SteerE2E, PerQueueCountersInMetrics) {
+    write_config(kConfig);
+    start();
+    const __u32 slot = daemon_->call({{"cmd", "status"}})["interfaces"][0]["slot"].get<__u32>();
+    open_socket();
+    steer::XskMap(paths_.bpffs).insert(slot, 0, xsk_->fd());
+    constexpr int kSteered = 100, kUnclaimed = 3;  // more than the socket's 64 frames: redirected all the same
+    for (int i = 0; i < kSteered; ++i) send_udp(5000, "q-" + std::to_string(i));
+    steer::XskMap(paths_.bpffs).erase(slot, 0);
+    for (int i = 0; i < kUnclaimed; ++i) send_udp(5000, "none");
+    const std::string text = daemon_->call({{"cmd", "metrics"}})["text"];
+    auto value = [&](const std::string& series) -> std::string {
+        const auto at = text.find(series + " ");
+        if (at == std::string::npos) return "missing";
+        return text.substr(at + series.size() + 1, text.find('\n', at) - at - series.size() - 1);
+    };
+    EXPECT_EQ(value(R"(xdpd_xsk_packets_total{interface="srv0",queue="0",result="redirect"})"), std::to_string(kSteered))
+        << text;
+    EXPECT_EQ(value(R"(xdpd_xsk_packets_total{interface="srv0",queue="0",result="no_socket"})"),
+              std::to_string(kUnclaimed));
+    EXPECT_EQ(value(R"(xdpd_xsk_packets_total{interface="srv0",queue="1",result="redirect"})"), "missing")
+        << "queues that steered nothing have no series";
+}
+
 }  // namespace
 }  // namespace xdpd::test
