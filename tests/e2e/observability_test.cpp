@@ -4,6 +4,10 @@
 // traffic sent; every metric the shipped dashboard uses is exported;
 // `xdpd top --json`; data-plane events in `xdpd events`.
 #include <arpa/inet.h>
+#include <poll.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <termios.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -183,6 +187,63 @@ TEST_F(Observability, TopJsonShowsRatesSourcesAndDropReasons) {
     auto t = net::exec(&lab_.server(), {XDPD_BINARY, "--socket", paths_.socket, "top", "-c", "1"});
     ASSERT_TRUE(t.ok()) << t.exit_code << " " << t.out << t.err;
     EXPECT_NE(t.out.find("DROPS BY REASON"), std::string::npos);
+}
+
+// The live view in a real terminal (a pty, as over SSH): it clears and redraws
+// each second, takes the keyboard (no echo) while it runs, and `q` quits at
+// once with the cursor and the terminal's settings given back.
+TEST_F(Observability, TopRunsInATerminalAndQuitsOnQ) {
+    write_config(kConfig);
+    start();
+    int master = -1;
+    winsize ws{40, 120, 0, 0};
+    const pid_t pid = forkpty(&master, nullptr, nullptr, &ws);
+    ASSERT_GE(pid, 0) << "forkpty: " << std::strerror(errno);
+    if (pid == 0) {
+        execl(XDPD_BINARY, XDPD_BINARY, "--socket", paths_.socket.c_str(), "top", nullptr);
+        _exit(127);
+    }
+    std::string out;
+    auto read_until = [&](const std::string& what, std::chrono::milliseconds timeout) {
+        const auto until = std::chrono::steady_clock::now() + timeout;
+        size_t from = out.size();
+        while (std::chrono::steady_clock::now() < until) {
+            if (out.find(what, from) != std::string::npos) return true;
+            pollfd p{master, POLLIN, 0};
+            if (poll(&p, 1, 50) > 0) {
+                char buf[4096];
+                const ssize_t n = read(master, buf, sizeof buf);
+                if (n <= 0) break;  // the child is gone
+                out.append(buf, size_t(n));
+            }
+        }
+        return out.find(what, from) != std::string::npos;
+    };
+    EXPECT_TRUE(read_until("DROPS BY REASON", 5s)) << out;
+    EXPECT_NE(out.find("\033[?25l"), std::string::npos) << "cursor hidden";
+    EXPECT_TRUE(read_until("\033[H\033[2J", 3s)) << "the screen is redrawn";
+    EXPECT_TRUE(read_until("DROPS BY REASON", 3s)) << out;
+    termios t{};
+    ASSERT_EQ(tcgetattr(master, &t), 0);
+    EXPECT_FALSE(t.c_lflag & ECHO) << "keys are not echoed while top runs";
+    EXPECT_FALSE(t.c_lflag & ICANON);
+
+    const auto pressed = std::chrono::steady_clock::now();
+    ASSERT_EQ(write(master, "q", 1), 1);
+    int status = -1;
+    for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; ++i) {
+        read_until("\033[?25h", 20ms);
+    }
+    if (!WIFEXITED(status)) kill(pid, SIGKILL), waitpid(pid, &status, 0);
+    EXPECT_LT(std::chrono::steady_clock::now() - pressed, 1500ms) << "q quits within the refresh interval";
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    read_until("\033[?25h", 200ms);
+    EXPECT_NE(out.rfind("\033[?25h"), std::string::npos) << "cursor shown again";
+    ASSERT_EQ(tcgetattr(master, &t), 0);
+    EXPECT_TRUE(t.c_lflag & ECHO) << "the terminal's settings are restored";
+    EXPECT_TRUE(t.c_lflag & ICANON);
+    close(master);
 }
 
 TEST_F(Observability, DataPlaneEventsReachTheLogOncePerSourceAndWindow) {
