@@ -2,10 +2,8 @@
 // only): enough to put in xdpd's XSKMAP and read what arrives with the
 // metadata in front. Not the AF_XDP library (src/xsk); header-only.
 #pragma once
-#include <linux/if_xdp.h>
 #include <poll.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -16,13 +14,7 @@
 
 #include "util/error.hpp"
 #include "util/fd.hpp"
-
-#ifndef AF_XDP
-#define AF_XDP 44
-#endif
-#ifndef SOL_XDP
-#define SOL_XDP 283
-#endif
+#include "xsk/kernel.hpp"  // <linux/if_xdp.h>, AF_XDP, SOL_XDP
 
 namespace xdpd::test {
 
