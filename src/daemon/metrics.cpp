@@ -1,4 +1,5 @@
 #include "daemon/metrics.hpp"
+#include "util/clock.hpp"
 
 #include <dirent.h>
 #include <fmt/format.h>
@@ -23,10 +24,6 @@ namespace {
 
 using metrics::Exposition;
 using T = Exposition::Type;
-
-double monotonic() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 std::string s(std::string_view v) { return std::string(v); }
 
@@ -268,7 +265,7 @@ std::string MetricsRenderer::render(const DataPlane& dp, const mitigation::Mitig
     x.sample("xdpd_scrape_duration_seconds", facts.last_scrape_s);
     process_metrics(x);
 
-    const double now = monotonic();
+    const double now = monotonic_s();
     if (now - counted_at_ >= kCountEvery && dp.exists()) {
         buckets_ = bpf::count_entries(dp.pinned("xdpd_buckets"));
         flows_ = bpf::count_entries(dp.pinned("xdpd_lb_flows"));

@@ -1,4 +1,5 @@
 #include "observe/observer.hpp"
+#include "util/clock.hpp"
 
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>
@@ -16,12 +17,6 @@
 
 namespace xdpd::observe {
 namespace {
-
-double monotonic() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
-}
 
 std::string ip_text(int family, const __u32 (&a)[4]) {
     char buf[INET6_ADDRSTRLEN] = "";
@@ -98,7 +93,7 @@ void Observer::handle(const xdpd_dp_event& e) {
     const std::string src = ip ? ip_text(e.family, e.src) : "";
     // Told once per window per (reason, source); the next one says how many
     // were held back.
-    const double now = monotonic();
+    const double now = monotonic_s();
     Seen& s = recent_[reason + "/" + src];
     if (s.last && now - s.last < kRepeatWindow) {
         ++s.repeats;

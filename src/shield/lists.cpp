@@ -1,4 +1,5 @@
 #include "shield/lists.hpp"
+#include "util/clock.hpp"
 
 #include <arpa/inet.h>
 
@@ -10,12 +11,6 @@ namespace xdpd::shield {
 namespace {
 
 constexpr uint8_t kV4Mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-__u64 monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return __u64(ts.tv_sec) * 1000000000ull + __u64(ts.tv_nsec);
-}
 
 }  // namespace
 

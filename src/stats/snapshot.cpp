@@ -1,4 +1,5 @@
 #include "stats/snapshot.hpp"
+#include "util/clock.hpp"
 
 #include <fmt/format.h>
 
@@ -8,12 +9,6 @@
 
 namespace xdpd::stats {
 namespace {
-
-double now_monotonic() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
-}
 
 template <size_t N>
 nlohmann::json group(const xdpd_counter* c, const std::array<std::string_view, N>& names) {
@@ -89,7 +84,7 @@ std::string human_rate(double v, const char* unit) {
 
 Snapshot read(const bpf::MapRef& ifaces_map, const bpf::MapRef& stats_map) {
     Snapshot s;
-    s.time = now_monotonic();
+    s.time = monotonic_s();
     bpf::Map<__u32, xdpd_iface> ifaces(ifaces_map);
     bpf::PerCpuMap<__u32, xdpd_if_stats> stats(stats_map);
     for (__u32 slot = 0; slot < XDPD_MAX_IFACES; ++slot) {
