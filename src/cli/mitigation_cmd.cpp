@@ -57,6 +57,10 @@ std::string describe_event(const nlohmann::json& e) {
         return head + what + " (repeats from this source are held back for 10 s)";
     }
     if (type == "reload_rejected") return head + " " + e.value("error", "");
+    if (type == "xdp_detached")
+        return head + fmt::format(" {} is NOT protected: {}; {}", e.value("interface", ""), e.value("error", ""),
+                                  e.value("remedy", ""));
+    if (type == "xdp_attached") return head + fmt::format(" {} protected again ({})", e.value("interface", ""), e.value("mode", ""));
     if (type == "start")
         return head + fmt::format(" daemon pid {}; event log {} ({} earlier events restored)", e.value("pid", 0),
                                   e.value("event_log", ""), e.value("restored", 0));

@@ -22,6 +22,7 @@
 #include "metrics/http_server.hpp"
 #include "mitigation/mitigator.hpp"
 #include "observe/observer.hpp"
+#include "util/clock.hpp"
 #include "stats/snapshot.hpp"
 #include "util/error.hpp"
 
@@ -186,7 +187,7 @@ private:
     }
 
     void housekeeping() {
-        const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+        const double now = monotonic_s();
         try {
             observer_->tick(now);
             if (dp_->exists()) {
@@ -205,8 +206,31 @@ private:
             for (const auto& b : dp_->expire_bans())
                 spdlog::info("ban of {} expired ({} packets dropped, origin {}{})", b.prefix.str(), b.hits,
                              shield::to_string(b.origin), b.reason.empty() ? "" : ", reason: " + b.reason);
+            watch_links();
         } catch (const std::exception& e) {
             spdlog::warn("housekeeping: {}", e.what());
+        }
+    }
+
+    // An interface whose XDP link stopped holding its program (the interface
+    // was deleted, or another tool detached the link) is unprotected: an
+    // event the moment it is seen, and another when it is attached again.
+    void watch_links() {
+        for (const auto& i : dp_->interfaces()) {
+            const std::string name = i.value("name", "");
+            const bool attached = i.value("attached", false);
+            const auto [it, first] = link_attached_.try_emplace(name, attached);
+            if ((first && attached) || (!first && it->second == attached)) continue;
+            it->second = attached;
+            if (attached) {
+                events_.add("xdp_attached", "", {{"interface", name}, {"mode", i.value("mode", "")}});
+            } else {
+                events_.add("xdp_detached", "",
+                            {{"interface", name},
+                             {"error", i.value("error", "the XDP link holds no interface: the interface was deleted, "
+                                                        "or another tool detached the program")},
+                             {"remedy", "`xdpd reload` attaches it again once the interface is back"}});
+            }
         }
     }
 
@@ -412,6 +436,7 @@ private:
     config::Config cfg_;
     std::unique_ptr<DataPlane> dp_;
     mitigation::EventLog events_;  // outlives reloads
+    std::map<std::string, bool> link_attached_;  // by interface, as last seen (watch_links)
     lb::HealthChecker health_;      // its thread probes the LB's backends
     LbApi lb_api_{dp_, health_, cfg_};
     std::unique_ptr<mitigation::Mitigator> mitigator_;

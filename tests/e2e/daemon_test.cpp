@@ -110,6 +110,36 @@ TEST_F(Daemon, RestartAfterCrashKeepsEnforcingAndCounters) {
     EXPECT_EQ(events[2]["restored"], 2);
 }
 
+TEST_F(Daemon, ALostXdpLinkIsAnEventAndReloadAttachesAgain) {
+    write_config(kSshDeny);
+    start();
+    EXPECT_FALSE(tcp(22));
+    // Another tool takes the program off: the link stays pinned but holds no interface.
+    UniqueFd link(bpf_obj_get((paths_.bpffs + "/link-srv0").c_str()));
+    ASSERT_TRUE(link) << std::strerror(errno);
+    ASSERT_EQ(bpf_link_detach(link.get()), 0) << std::strerror(errno);
+    EXPECT_TRUE(tcp(22)) << "unprotected now";
+    auto event_of = [&](const std::string& type) {
+        for (int i = 0; i < 50; ++i) {
+            for (const auto& e : daemon_->call({{"cmd", "events"}}))
+                if (e["type"] == type) return e;
+            std::this_thread::sleep_for(100ms);
+        }
+        return nlohmann::json();
+    };
+    const auto lost = event_of("xdp_detached");
+    ASSERT_FALSE(lost.is_null()) << daemon_->call({{"cmd", "events"}}).dump(1);
+    EXPECT_EQ(lost["interface"], "srv0");
+    EXPECT_EQ(daemon_->call({{"cmd", "status"}})["interfaces"][0]["attached"], false);
+
+    auto r = daemon_->cli({"reload"});
+    ASSERT_TRUE(r.ok()) << r.err;
+    EXPECT_FALSE(tcp(22)) << "enforcing again after the reload";
+    const auto back = event_of("xdp_attached");
+    ASSERT_FALSE(back.is_null());
+    EXPECT_EQ(back["interface"], "srv0");
+}
+
 TEST_F(Daemon, ReloadWithBrokenConfigKeepsOldRules) {
     write_config(kSshDeny);
     start();
