@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <string>
@@ -102,17 +103,20 @@ public:
     void for_each_index(__u32 last, Fn&& fn) const {
         static_assert(std::is_same_v<K, __u32> && sizeof(V) % 8 == 0, "per-CPU array of 8-byte-aligned values");
         constexpr __u32 kBatch = 4096;
-        std::vector<__u32> keys(kBatch);
-        std::vector<V> values(size_t(kBatch) * ncpu_);
-        __u32 token = 0;
+        const __u32 n = std::min(kBatch, last + 1);
+        std::vector<__u32> keys(n);
+        std::vector<V> values(size_t(n) * ncpu_);
+        __u32 token = 0, done = 0;  // array keys come in order: 0, 1, ...
         for (bool first = true;; first = false) {
-            __u32 count = kBatch;
+            __u32 count = std::min(kBatch, last + 1 - std::min(done, last + 1));
+            if (!count) return;
             LIBBPF_OPTS(bpf_map_batch_opts, opts);
             const int rc = bpf_map_lookup_batch(m_->fd(), first ? nullptr : &token, &token, keys.data(),
                                                 values.data(), &count, &opts);
             const int err = rc ? errno : 0;
             if (rc && err != ENOENT) throw SysError("read per-CPU map " + m_->name(), err);
             for (__u32 i = 0; i < count; ++i) fn(keys[i], values.data() + size_t(i) * ncpu_);
+            done += count;
             if (err == ENOENT || (count && keys[count - 1] >= last)) return;  // the last batch, or far enough
         }
     }
