@@ -29,64 +29,40 @@ std::string render_sockets_table(const LiveRun& run, const LiveOptions& o) {
     std::string cpus;
     for (int c : o.receive_cpus()) cpus += (cpus.empty() ? "" : "+") + std::to_string(c);
     std::string s = fmt::format(
-        "xdpd-livebench --sockets: packets/s a userspace receiver gets from a flooded veth, and its CPU, in one run
-"
-        "{} | Linux {} | {} | {} CPUs | load {}
-"
-        "flood: {}
-"
-        "generator: BPF_PROG_TEST_RUN live frames (XDP_TX), {} process(es) pinned to CPU {}
-"
-        "receive side: {}; receiving thread / testpmd forwarding lcore on CPU {} (testpmd main lcore: CPU {})
-"
-        "each case: {:.1f} s warm-up, then {:.1f} s measured. veth: AF_XDP copy mode only (no zero-copy), no NIC
-
-",
+        "xdpd-livebench --sockets: packets/s a userspace receiver gets from a flooded veth, and its CPU, in one run\n"
+        "{} | Linux {} | {} | {} CPUs | load {}\n"
+        "flood: {}\n"
+        "generator: BPF_PROG_TEST_RUN live frames (XDP_TX), {} process(es) pinned to CPU {}\n"
+        "receive side: {}; receiving thread / testpmd forwarding lcore on CPU {} (testpmd main lcore: CPU {})\n"
+        "each case: {:.1f} s warm-up, then {:.1f} s measured. veth: AF_XDP copy mode only (no zero-copy), no NIC\n\n",
         i.date, i.kernel, i.cpu_model, i.online_cpus, i.loadavg, run.frame, o.gen_procs, o.gen_cpu, run.napi,
         o.app_cpu_or_default(), o.gen_cpu, o.warmup, o.seconds);
-    s += fmt::format("{:<18} {:>8} {:>8} {:>6} {:>6} {:>10} {:>6} {:>6} {:>8}  {}
-", "case", "received", "into rx",
+    s += fmt::format("{:<18} {:>8} {:>8} {:>6} {:>6} {:>10} {:>6} {:>6} {:>8}  {}\n", "case", "received", "into rx",
                      "lost", "ring", "sock drops", "CPU", "app", "Mpps per", "where");
-    s += fmt::format("{:<18} {:>8} {:>8} {:>6} {:>6} {:>10} {:>6} {:>6} {:>8}
-", "", "Mpps", "Mpps", "", "full",
+    s += fmt::format("{:<18} {:>8} {:>8} {:>6} {:>6} {:>10} {:>6} {:>6} {:>8}\n", "", "Mpps", "Mpps", "", "full",
                      "", "cpu " + cpus, "", "CPU-s");
-    s += std::string(110, '-') + "
-";
+    s += std::string(110, '-') + "\n";
     for (const auto& r : run.results) {
         if (r.status != LiveResult::Status::ok) {
-            s += fmt::format("{:<18} failed: {}
-", r.c.name, r.error);
+            s += fmt::format("{:<18} failed: {}\n", r.c.name, r.error);
             continue;
         }
-        s += fmt::format("{:<18} {:>8.3f} {:>8.3f} {:>5.1f}% {:>5.1f}% {:>10} {:>5.0f}% {:>5.0f}% {:>8.3f}  {}
-",
+        s += fmt::format("{:<18} {:>8.3f} {:>8.3f} {:>5.1f}% {:>5.1f}% {:>10} {:>5.0f}% {:>5.0f}% {:>8.3f}  {}\n",
                          r.c.name, r.dropped_mpps(), r.delivered_mpps(), 100 * r.lost_share(),
                          100 * r.ring_full_share(), r.socket ? std::to_string(r.end.socket_drops - r.start.socket_drops) : "-",
                          100 * r.cpu_busy(), 100 * r.app_cpu(), r.mpps_per_cpu(), r.where);
     }
-    s += "
-received: packets the receiver counted (drop: XDP_DROPs of the bare program; sockets: packets the
-"
-         "application got) / interval. into rx: frames the sender's veth put into the receiver's ring.
-"
-         "lost: share of those the application did not get (socket full, or dropped on the way to it);
-"
-         "ring full: share of the offered frames lost before, at the receiver veth's ring (NAPI too slow).
-"
-         "sock drops: the socket's own drop counter over the interval. CPU: busy time of the receive
-"
-         "side's CPU(s) from /proc/stat (NAPI + application + anything else there; 100% = one CPU);
-"
-         "app: the receiving thread's (testpmd: whole process's) own CPU time. Mpps per CPU-s: received
-"
-         "packets per busy CPU-second of the receive side.
-";
+    s += "\nreceived: packets the receiver counted (drop: XDP_DROPs of the bare program; sockets: packets the\n"
+         "application got) / interval. into rx: frames the sender's veth put into the receiver's ring.\n"
+         "lost: share of those the application did not get (socket full, or dropped on the way to it);\n"
+         "ring full: share of the offered frames lost before, at the receiver veth's ring (NAPI too slow).\n"
+         "sock drops: the socket's own drop counter over the interval. CPU: busy time of the receive\n"
+         "side's CPU(s) from /proc/stat (NAPI + application + anything else there; 100% = one CPU);\n"
+         "app: the receiving thread's (testpmd: whole process's) own CPU time. Mpps per CPU-s: received\n"
+         "packets per busy CPU-second of the receive side.\n";
     auto problems = check_live(run, 0.01);
-    s += problems.empty() ? "check: every receiver counted packets, none more than it was handed
-" : "check FAILED:
-";
-    for (const auto& p : problems) s += "  " + p + "
-";
+    s += problems.empty() ? "check: every receiver counted packets, none more than it was handed\n" : "check FAILED:\n";
+    for (const auto& p : problems) s += "  " + p + "\n";
     return s;
 }
 
