@@ -16,7 +16,7 @@ const LiveResult* find_ok(const LiveRun& run, LiveKind k) {
 nlohmann::json sample_json(const LiveSample& s) {
     return {{"t_s", s.t},        {"read_ms", s.read_ms},         {"sent", s.sent},
             {"xmit", s.xmit},    {"xmit_errors", s.xmit_errors}, {"dropped", s.dropped},
-            {"xdp_drops", s.xdp_drops}, {"socket_drops", s.socket_drops}, {"app_cpu_s", s.app_cpu_s},
+            {"xdp_drops", s.xdp_drops}, {"socket_drops", s.socket_drops}, {"app_cpu_s", s.app_cpu_s}, {"napi_cpu_s", s.napi_cpu_s},
             {"cpu_busy_s", s.cpu_busy_s}, {"cpu_total_s", s.cpu_total_s}};
 }
 
@@ -37,29 +37,31 @@ std::string render_sockets_table(const LiveRun& run, const LiveOptions& o) {
         "each case: {:.1f} s warm-up, then {:.1f} s measured. veth: AF_XDP copy mode only (no zero-copy), no NIC\n\n",
         i.date, i.kernel, i.cpu_model, i.online_cpus, i.loadavg, run.frame, o.gen_procs, o.gen_cpu, run.napi,
         o.app_cpu_or_default(), o.gen_cpu, o.warmup, o.seconds);
-    s += fmt::format("{:<18} {:>8} {:>8} {:>6} {:>6} {:>10} {:>6} {:>6} {:>8}  {}\n", "case", "received", "into rx",
-                     "lost", "ring", "sock drops", "CPU", "app", "Mpps per", "where");
-    s += fmt::format("{:<18} {:>8} {:>8} {:>6} {:>6} {:>10} {:>6} {:>6} {:>8}\n", "", "Mpps", "Mpps", "", "full",
-                     "", "cpu " + cpus, "", "CPU-s");
-    s += std::string(110, '-') + "\n";
+    s += fmt::format("{:<18} {:>8} {:>8} {:>6} {:>6} {:>10} {:>6} {:>6} {:>6} {:>8}  {}\n", "case", "received",
+                     "into rx", "lost", "ring", "sock drops", "CPU", "NAPI", "app", "Mpps per", "where");
+    s += fmt::format("{:<18} {:>8} {:>8} {:>6} {:>6} {:>10} {:>6} {:>6} {:>6} {:>8}\n", "", "Mpps", "Mpps", "", "full",
+                     "", "cpu " + cpus, "thread", "", "CPU-s");
+    s += std::string(117, '-') + "\n";
     for (const auto& r : run.results) {
         if (r.status != LiveResult::Status::ok) {
             s += fmt::format("{:<18} failed: {}\n", r.c.name, r.error);
             continue;
         }
-        s += fmt::format("{:<18} {:>8.3f} {:>8.3f} {:>5.1f}% {:>5.1f}% {:>10} {:>5.0f}% {:>5.0f}% {:>8.3f}  {}\n",
-                         r.c.name, r.dropped_mpps(), r.delivered_mpps(), 100 * r.lost_share(),
-                         100 * r.ring_full_share(), r.socket ? std::to_string(r.end.socket_drops - r.start.socket_drops) : "-",
-                         100 * r.cpu_busy(), 100 * r.app_cpu(), r.mpps_per_cpu(), r.where);
+        s += fmt::format(
+            "{:<18} {:>8.3f} {:>8.3f} {:>5.1f}% {:>5.1f}% {:>10} {:>5.0f}% {:>5.0f}% {:>5.0f}% {:>8.3f}  {}\n", r.c.name,
+            r.dropped_mpps(), r.delivered_mpps(), 100 * r.lost_share(), 100 * r.ring_full_share(),
+            r.socket ? std::to_string(r.end.socket_drops - r.start.socket_drops) : "-", 100 * r.cpu_busy(),
+            100 * r.napi_cpu(), 100 * r.app_cpu(), r.mpps_per_cpu(), r.where);
     }
     s += "\nreceived: packets the receiver counted (drop: XDP_DROPs of the bare program; sockets: packets the\n"
          "application got) / interval. into rx: frames the sender's veth put into the receiver's ring.\n"
          "lost: share of those the application did not get (socket full, or dropped on the way to it);\n"
          "ring full: share of the offered frames lost before, at the receiver veth's ring (NAPI too slow).\n"
          "sock drops: the socket's own drop counter over the interval. CPU: busy time of the receive\n"
-         "side's CPU(s) from /proc/stat (NAPI + application + anything else there; 100% = one CPU);\n"
-         "app: the receiving thread's (testpmd: whole process's) own CPU time. Mpps per CPU-s: received\n"
-         "packets per busy CPU-second of the receive side.\n";
+         "side's CPU(s) from /proc/stat (NAPI + application + ANY other task there; 100% = one CPU).\n"
+         "NAPI thread / app: CPU time of the receiver's NAPI thread and of the receiving thread\n"
+         "(testpmd: all its threads), as a share of the interval. Mpps per CPU-s: received packets per\n"
+         "CPU-second of NAPI thread + app (not disturbed by other tasks on that CPU).\n";
     auto problems = check_live(run, 0.01);
     s += problems.empty() ? "check: every receiver counted packets, none more than it was handed\n" : "check FAILED:\n";
     for (const auto& p : problems) s += "  " + p + "\n";
@@ -137,6 +139,8 @@ nlohmann::json render_live_json(const LiveRun& run, const LiveOptions& o) {
                       {"socket_drops", r.end.socket_drops - r.start.socket_drops},
                       {"receive_cpu_busy", r.cpu_busy()},
                       {"app_cpu", r.app_cpu()},
+                      {"napi_cpu", r.napi_cpu()},
+                      {"receive_cpu_seconds", r.receive_cpu_seconds()},
                       {"mpps_per_cpu_second", r.mpps_per_cpu()},
                       {"samples",
                        {{"before", sample_json(r.before)},

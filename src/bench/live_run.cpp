@@ -111,6 +111,7 @@ public:
         auto a = Clock::now();
         std::tie(s.cpu_busy_s, s.cpu_total_s) = cpu_times(cpus_);
         s.app_cpu_s = r_.app_cpu_seconds();
+        s.napi_cpu_s = t_.napi_cpu_seconds();
         s.sent = g_ ? g_->sent() : 0;
         auto tx = ethtool_stats(t_.tx(), t_.tx_if());
         s.dropped = r_.dropped();

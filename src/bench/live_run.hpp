@@ -60,6 +60,7 @@ struct LiveSample {
     uint64_t xdp_drops = 0;    // receiver veth rx_queue_*_xdp_drops (any XDP program)
     uint64_t socket_drops = 0; // socket receivers: what the socket lost (ring/buffer full)
     double app_cpu_s = 0;      // socket receivers: CPU time of the receiving thread/process
+    double napi_cpu_s = 0;     // CPU time of the receiver's NAPI thread (threaded NAPI only)
     double cpu_busy_s = 0;     // /proc/stat: non-idle time of the receive side's CPUs
     double cpu_total_s = 0;    // /proc/stat: all time of those CPUs
 };
@@ -96,8 +97,16 @@ struct LiveResult {
                                                    : 0;
     }
     double app_cpu() const { return seconds() > 0 ? (end.app_cpu_s - start.app_cpu_s) / seconds() : 0; }
+    double napi_cpu() const { return seconds() > 0 ? (end.napi_cpu_s - start.napi_cpu_s) / seconds() : 0; }
+    // The receive side's own CPU time in the interval: NAPI thread +
+    // application (threaded NAPI); else the busy time of its CPUs.
+    double receive_cpu_seconds() const {
+        double own = (end.napi_cpu_s - start.napi_cpu_s) + (end.app_cpu_s - start.app_cpu_s);
+        return end.napi_cpu_s > 0 ? own : end.cpu_busy_s - start.cpu_busy_s;
+    }
+    // Packets counted per CPU-second of the receive side's own time.
     double mpps_per_cpu() const {
-        double busy = end.cpu_busy_s - start.cpu_busy_s;
+        double busy = receive_cpu_seconds();
         return busy > 0 ? double(end.dropped - start.dropped) / busy / 1e6 : 0;
     }
     // Of the frames handed to the receiver in the interval, the share its
