@@ -43,14 +43,15 @@ CPU placement: generator alone on --gen-cpu; the receiver's NAPI thread AND
 the receiving thread (testpmd: its forwarding lcore; its main lcore sleeps
 on --gen-cpu) share --rx-cpu (--app-cpu to move the application). Per case
 it reports received Mpps, the frames lost on the way (veth ring full; socket
-full), the busy time of the receive side's CPU from /proc/stat, the
-application's own CPU time, and received packets per busy CPU-second.
+full), the busy time of the receive side's CPU from /proc/stat (any task
+there), the NAPI thread's and the application's own CPU time (schedstat),
+and received packets per CPU-second of those two: the efficiency figure.
 Caveats: a veth has no zero-copy AF_XDP driver: every AF_XDP socket here
 runs in COPY mode (the kernel copies each frame into the UMEM), so this
 understates AF_XDP on a NIC with zero-copy; there is no NIC, DMA or IRQ; the
 machine has 2 vCPUs, so a busy-polling receiver (testpmd) competes with the
-NAPI thread for the one receive CPU. A case that cannot run (e.g. testpmd's
-net_af_xdp on this kernel) is reported as "failed: <reason>".
+NAPI thread for the one receive CPU. A case that cannot run (no
+dpdk-testpmd, a driver that does not start) is reported as "failed: <reason>".
 
 Cases (--cases, comma-separated, in the order given):
 )";
