@@ -33,6 +33,26 @@ were lost because it was full (the receiver was the bottleneck).
 A veth is not a NIC: no DMA, no interrupts, no descriptor rings; the frames
 are built by the kernel on the sender's CPU. Compare rows of one run.
 
+--sockets (AF_XDP vs standard sockets vs DPDK): the same flood, received by
+a userspace application that counts and drops each packet: an AF_XDP socket
+fed by xdpd's steer rule (xsk-rxdrop) or by a bare redirect program
+(xsk-bare), an AF_PACKET TPACKET_V3 ring, a UDP socket read with recvmmsg,
+and Debian's dpdk-testpmd (package dpdk-dev) in rxonly mode with its
+net_af_packet and net_af_xdp drivers; the bare XDP_DROP row is the ceiling.
+CPU placement: generator alone on --gen-cpu; the receiver's NAPI thread AND
+the receiving thread (testpmd: its forwarding lcore; its main lcore sleeps
+on --gen-cpu) share --rx-cpu (--app-cpu to move the application). Per case
+it reports received Mpps, the frames lost on the way (veth ring full; socket
+full), the busy time of the receive side's CPU from /proc/stat (any task
+there), the NAPI thread's and the application's own CPU time (schedstat),
+and received packets per CPU-second of those two: the efficiency figure.
+Caveats: a veth has no zero-copy AF_XDP driver: every AF_XDP socket here
+runs in COPY mode (the kernel copies each frame into the UMEM), so this
+understates AF_XDP on a NIC with zero-copy; there is no NIC, DMA or IRQ; the
+machine has 2 vCPUs, so a busy-polling receiver (testpmd) competes with the
+NAPI thread for the one receive CPU. A case that cannot run (no
+dpdk-testpmd, a driver that does not start) is reported as "failed: <reason>".
+
 Cases (--cases, comma-separated, in the order given):
 )";
 
@@ -55,6 +75,7 @@ int main(int argc, char** argv) {
     app.footer(std::string("\n") + kMethod + live_case_help() +
                "\nExamples: xdpd-livebench                      # all cases, 5 s each\n"
                "          xdpd-livebench --cases drop,xdpd-fw,nft-ingress --seconds 10 --json\n"
+               "          xdpd-livebench --sockets --seconds 5     # AF_XDP vs sockets vs DPDK\n"
                "          xdpd-livebench --memory\n"
                "          xdpd-livebench --lb-rps               # connections/s: VIP vs direct");
     LiveOptions o;
@@ -70,6 +91,11 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 16));
     app.add_option("--rx-cpu", o.rx_cpu, "CPU of the receiver's NAPI thread (-1: softirq on the generator's CPU)")
         ->default_val(1);
+    app.add_option("--app-cpu", o.app_cpu, "--sockets: CPU of the receiving thread / testpmd forwarding lcore "
+                                           "(default: --rx-cpu, the NAPI thread's)");
+    bool sockets = false;
+    app.add_flag("--sockets", sockets, "AF_XDP vs AF_PACKET vs recvmmsg vs DPDK testpmd beside the XDP_DROP baseline "
+                                       "(--cases sockets unless --cases is given), with CPU");
     app.add_flag("--rt", o.rt, "Run the generator and the receiver's NAPI thread SCHED_FIFO (priority 1): "
                                "other work on the machine then waits (the kernel keeps 5% for it)");
     app.add_option("--frame-len", o.frame_len, "Frame length without FCS")->default_val(64)->check(CLI::Range(60, 1514));
@@ -92,6 +118,8 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     if (o.xdpd_binary.empty()) o.xdpd_binary = default_xdpd();
+    o.sockets = sockets;
+    if (sockets && app.get_option("--cases")->count() == 0) cases_arg = "sockets";
     o.verbose = !quiet;
     if (geteuid() != 0) std::fprintf(stderr, "xdpd-livebench: warning: not root; this will fail\n");
     xdpd::bpf::install_libbpf_logger();

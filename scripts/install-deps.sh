@@ -13,6 +13,9 @@ packages=(
   # observability: the metrics endpoint, the real Prometheus its tests scrape
   # with, and tshark to read back `xdpd capture` files
   libcpp-httplib-dev prometheus tshark
+  # xdpd-livebench --sockets: DPDK's testpmd (in dpdk-dev on Debian 12) and
+  # the two drivers it runs on a veth (not pulled in without recommends)
+  dpdk dpdk-dev librte-net-af-packet23 librte-net-af-xdp23 librte-mempool-ring23
 )
 
 missing=()

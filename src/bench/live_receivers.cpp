@@ -45,7 +45,7 @@ BareDrop::BareDrop(const LiveTopology& t) : t_(t), skel_(std::make_unique<Skel>(
 BareDrop::~BareDrop() = default;  // closing the link detaches the program
 
 std::string live_xdpd_config(const std::string& ifname, const std::string& socket, const std::string& bpffs,
-                             bool ban) {
+                             XdpdSetup setup) {
     std::string c = lab::lab_config(socket, bpffs);
     auto replace = [&c](const std::string& from, const std::string& to) {
         auto at = c.find(from);
@@ -54,14 +54,16 @@ std::string live_xdpd_config(const std::string& ifname, const std::string& socke
     };
     replace("name: srv0", "name: " + ifname);
     replace("mode: auto", "mode: native");
-    if (ban) c += "shield:\n  bans:\n    - prefix: 10.77.0.3/32\n      reason: xdpd-livebench flood\n";
+    if (setup == XdpdSetup::steer)
+        replace("  rules:\n", "  rules:\n    - id: xsk-flood\n      action: steer\n      proto: udp\n");
+    if (setup == XdpdSetup::ban) c += "shield:\n  bans:\n    - prefix: 10.77.0.3/32\n      reason: xdpd-livebench flood\n";
     return c;
 }
 
-Xdpd::Xdpd(const LiveTopology& t, const std::string& bin, bool ban) : ban_(ban) {
+Xdpd::Xdpd(const LiveTopology& t, const std::string& bin, XdpdSetup setup) : ban_(setup == XdpdSetup::ban) {
     scratch_.emplace(bin, t.rx().name(), lab::DaemonPaths::for_name(t.rx().name()));
     const auto& p = scratch_->paths();
-    std::ofstream(p.config) << live_xdpd_config(t.rx_if(), p.socket, p.bpffs, ban);
+    std::ofstream(p.config) << live_xdpd_config(t.rx_if(), p.socket, p.bpffs, setup);
     daemon_.emplace(bin, t.rx().name(), p);
     // The attach mode, as `xdpd status` reports it.
     for (int tries = 0; tries < 30 && mode_.starts_with("?"); ++tries) {
@@ -75,6 +77,13 @@ Xdpd::Xdpd(const LiveTopology& t, const std::string& bin, bool ban) : ban_(ban) 
 Xdpd::~Xdpd() {
     daemon_.reset();   // stops the daemon (on_exit: detach)
     scratch_.reset();  // removes whatever it left pinned
+}
+
+uint32_t Xdpd::slot() {
+    auto st = daemon_->call({{"cmd", "status"}});
+    for (const auto& i : st.at("interfaces"))
+        if (i.contains("slot")) return i["slot"].get<uint32_t>();
+    throw std::runtime_error("xdpd status shows no interface slot: " + st.dump());
 }
 
 uint64_t Xdpd::dropped() {

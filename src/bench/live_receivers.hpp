@@ -9,6 +9,9 @@
 //   Nft       no XDP; the lab's rules as an nftables table; counter: the
 //             matching rule's `counter`
 //
+// Receivers that hand packets to userspace (live_sockets.hpp) count the
+// packets their application received instead: is_socket() is true.
+//
 // Each undoes itself on destruction.
 #pragma once
 #include <cstdint>
@@ -32,6 +35,14 @@ public:
     virtual std::string counter() const = 0;
     // Where the mechanism runs: "native XDP", "nft netdev ingress", ...
     virtual std::string where() const = 0;
+
+    // Socket receivers: dropped() counts the packets the application received
+    // (not drops), socket_drops() what the socket itself lost (its ring or
+    // buffer was full), app_cpu_seconds() the CPU time its receiving thread or
+    // process used so far.
+    virtual bool is_socket() const { return false; }
+    virtual uint64_t socket_drops() { return 0; }
+    virtual double app_cpu_seconds() { return 0; }
 };
 
 // Sum of the receiver veth's rx_queue_*_xdp_drops (0 without XDP).
@@ -53,18 +64,24 @@ private:
 };
 
 // The xdpd config the live benchmark runs: lab_config() on the receiver's
-// interface, in native mode; with ban, a shield ban of 10.77.0.3/32 as well.
+// interface, in native mode; ban: a shield ban of 10.77.0.3/32 as well;
+// steer: a first rule `{action: steer, proto: udp}` that hands the UDP flood
+// to the AF_XDP socket of its queue (XSKMAP xdpd_xsks).
+enum class XdpdSetup { fw, ban, steer };
 std::string live_xdpd_config(const std::string& ifname, const std::string& socket, const std::string& bpffs,
-                             bool ban);
+                             XdpdSetup setup);
 
 class Xdpd : public Receiver {
 public:
-    Xdpd(const LiveTopology& t, const std::string& xdpd_binary, bool ban);
+    Xdpd(const LiveTopology& t, const std::string& xdpd_binary, XdpdSetup setup);
     ~Xdpd() override;
     uint64_t dropped() override;
     std::string counter() const override;
     std::string where() const override { return "xdpd, " + mode_ + " XDP"; }
     lab::DaemonProcess& daemon() { return *daemon_; }
+    const lab::DaemonPaths& paths() const { return scratch_->paths(); }
+    // The interface's slot (`xdpd status`: interfaces[0].slot).
+    uint32_t slot();
 
 private:
     bool ban_;

@@ -1,6 +1,11 @@
 #include "bench/live_run.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <tuple>
 #include <cstdio>
 #include <memory>
 #include <sstream>
@@ -11,6 +16,7 @@
 
 #include "bench/live_generator.hpp"
 #include "bench/live_receivers.hpp"
+#include "bench/live_sockets.hpp"
 #include "bench/measure.hpp"
 #include "net/lab_topology.hpp"
 #include "pkt/packet_builder.hpp"
@@ -31,7 +37,34 @@ constexpr Known kKnown[] = {
     {"xdpd-ban", LiveKind::xdpd_ban, "the same plus a shield ban of 10.77.0.3/32 (dropped before the firewall)"},
     {"nft-ingress", LiveKind::nft_ingress, "no XDP; the lab's rules in an nft netdev ingress chain"},
     {"nft-prerouting", LiveKind::nft_prerouting, "no XDP; the lab's rules in an nft inet prerouting chain"},
+    {"xsk-rxdrop", LiveKind::xsk_rxdrop,
+     "AF_XDP socket (copy mode) fed by the daemon's rule {action: steer, proto: udp}; counts and drops"},
+    {"xsk-bare", LiveKind::xsk_bare, "AF_XDP socket fed by a bare redirect-to-XSKMAP program (no xdpd pipeline)"},
+    {"af-packet-v3", LiveKind::af_packet_v3, "AF_PACKET socket with a TPACKET_V3 mmap ring (no XDP)"},
+    {"recvmmsg", LiveKind::recvmmsg, "UDP socket bound to 10.77.0.1:9, recvmmsg 64 at a time (no XDP)"},
+    {"testpmd-af-packet", LiveKind::testpmd_af_packet, "dpdk-testpmd rxonly with the net_af_packet vdev"},
+    {"testpmd-af-xdp", LiveKind::testpmd_af_xdp, "dpdk-testpmd rxonly with the net_af_xdp vdev"},
 };
+constexpr const char* kSocketCases = "drop,xsk-rxdrop,xsk-bare,af-packet-v3,recvmmsg,testpmd-af-packet,testpmd-af-xdp";
+
+// /proc/stat: busy and total seconds of the given CPUs (busy: user, nice,
+// system, irq, softirq; not idle, iowait, steal).
+std::pair<double, double> cpu_times(const std::vector<int>& cpus) {
+    std::ifstream f("/proc/stat");
+    static const double hz = double(sysconf(_SC_CLK_TCK));
+    double busy = 0, total = 0;
+    for (std::string line; std::getline(f, line);) {
+        int cpu;
+        unsigned long long v[8] = {};
+        if (std::sscanf(line.c_str(), "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1], &v[2],
+                        &v[3], &v[4], &v[5], &v[6], &v[7]) != 9)
+            continue;
+        if (std::find(cpus.begin(), cpus.end(), cpu) == cpus.end()) continue;
+        busy += double(v[0] + v[1] + v[2] + v[5] + v[6]) / hz;
+        total += double(v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7]) / hz;
+    }
+    return {busy, total};
+}
 
 void sleep_for(double seconds) {
     auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
@@ -52,25 +85,37 @@ uint64_t sum_queues(const std::map<std::string, uint64_t>& st, const std::string
 std::unique_ptr<Receiver> make_receiver(const LiveCase& c, const LiveTopology& t, const LiveOptions& o) {
     switch (c.kind) {
         case LiveKind::drop: return std::make_unique<BareDrop>(t);
-        case LiveKind::xdpd_fw: return std::make_unique<Xdpd>(t, o.xdpd_binary, false);
-        case LiveKind::xdpd_ban: return std::make_unique<Xdpd>(t, o.xdpd_binary, true);
+        case LiveKind::xdpd_fw: return std::make_unique<Xdpd>(t, o.xdpd_binary, XdpdSetup::fw);
+        case LiveKind::xdpd_ban: return std::make_unique<Xdpd>(t, o.xdpd_binary, XdpdSetup::ban);
         case LiveKind::nft_ingress: return std::make_unique<Nft>(t, NftHook::netdev_ingress);
         case LiveKind::nft_prerouting: return std::make_unique<Nft>(t, NftHook::inet_prerouting);
+        case LiveKind::xsk_rxdrop: return std::make_unique<XskRx>(t, o.app_cpu_or_default(), o.xdpd_binary);
+        case LiveKind::xsk_bare: return std::make_unique<XskRx>(t, o.app_cpu_or_default(), "");
+        case LiveKind::af_packet_v3: return std::make_unique<AfPacketV3>(t, o.app_cpu_or_default());
+        case LiveKind::recvmmsg: return std::make_unique<Recvmmsg>(t, o.app_cpu_or_default());
+        case LiveKind::testpmd_af_packet:
+            return std::make_unique<Testpmd>(t, Testpmd::Driver::af_packet, o.gen_cpu, o.app_cpu_or_default());
+        case LiveKind::testpmd_af_xdp:
+            return std::make_unique<Testpmd>(t, Testpmd::Driver::af_xdp, o.gen_cpu, o.app_cpu_or_default());
     }
     throw std::logic_error("bad LiveKind");
 }
 
 class CaseRun {
 public:
-    CaseRun(const LiveTopology& t, Receiver& r, const FrameGenerator* g, Clock::time_point t0)
-        : t_(t), r_(r), g_(g), t0_(t0) {}
+    CaseRun(const LiveTopology& t, Receiver& r, const FrameGenerator* g, Clock::time_point t0, std::vector<int> cpus)
+        : t_(t), r_(r), g_(g), t0_(t0), cpus_(std::move(cpus)) {}
 
     LiveSample sample() const {
         LiveSample s;
         auto a = Clock::now();
+        std::tie(s.cpu_busy_s, s.cpu_total_s) = cpu_times(cpus_);
+        s.app_cpu_s = r_.app_cpu_seconds();
+        s.napi_cpu_s = t_.napi_cpu_seconds();
         s.sent = g_ ? g_->sent() : 0;
         auto tx = ethtool_stats(t_.tx(), t_.tx_if());
         s.dropped = r_.dropped();
+        s.socket_drops = r_.socket_drops();
         auto b = Clock::now();
         s.xmit = sum_queues(tx, "tx_queue_", "_xdp_xmit");
         s.xmit_errors = sum_queues(tx, "tx_queue_", "_xdp_xmit_errors");
@@ -86,6 +131,7 @@ private:
     Receiver& r_;
     const FrameGenerator* g_;
     Clock::time_point t0_;
+    std::vector<int> cpus_;
 };
 
 void run_one(const LiveTopology& t, const std::vector<uint8_t>& frame, const LiveOptions& o, LiveResult& res) {
@@ -93,8 +139,10 @@ void run_one(const LiveTopology& t, const std::vector<uint8_t>& frame, const Liv
     auto receiver = make_receiver(res.c, t, o);
     res.where = receiver->where();
     res.counter = receiver->counter();
+    res.socket = receiver->is_socket();
+    res.ncpus = int(o.receive_cpus().size());
     t.pin_napi();  // a new XDP program may have re-created the NAPI thread
-    CaseRun run(t, *receiver, nullptr, t0);
+    CaseRun run(t, *receiver, nullptr, t0, o.receive_cpus());
     res.before = run.sample();
     {
         FrameGenerator gen(t.tx(), t.tx_ifindex(), frame, o.gen_cpu, o.rt, o.gen_procs);
@@ -120,7 +168,9 @@ std::string describe_frame(size_t len) {
 }  // namespace
 
 std::vector<LiveCase> parse_live_cases(const std::string& list) {
-    std::string l = list == "default" ? "drop,xdpd-fw,xdpd-ban,nft-ingress,nft-prerouting" : list;
+    std::string l = list == "default"   ? "drop,xdpd-fw,xdpd-ban,nft-ingress,nft-prerouting"
+                    : list == "sockets" ? kSocketCases
+                                        : list;
     std::vector<LiveCase> out;
     std::istringstream in(l);
     for (std::string name; std::getline(in, name, ',');) {
@@ -141,6 +191,12 @@ std::string live_case_help() {
     std::string s;
     for (const auto& k : kKnown) s += fmt::format("  {:<15} {}\n", k.name, k.help);
     return s;
+}
+
+std::vector<int> LiveOptions::receive_cpus() const {
+    std::vector<int> c{rx_cpu >= 0 ? rx_cpu : gen_cpu};
+    if (app_cpu_or_default() >= 0 && app_cpu_or_default() != c[0]) c.push_back(app_cpu_or_default());
+    return c;
 }
 
 double LiveResult::ring_full_share() const {

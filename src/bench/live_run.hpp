@@ -15,14 +15,19 @@
 
 namespace xdpd::bench {
 
-enum class LiveKind { drop, xdpd_fw, xdpd_ban, nft_ingress, nft_prerouting };
+enum class LiveKind {
+    drop, xdpd_fw, xdpd_ban, nft_ingress, nft_prerouting,
+    // receivers that hand the flood to userspace (live_sockets.hpp)
+    xsk_rxdrop, xsk_bare, af_packet_v3, recvmmsg, testpmd_af_packet, testpmd_af_xdp
+};
 
 struct LiveCase {
     std::string name;  // "drop", "xdpd-fw", ...
     LiveKind kind;
 };
 
-// "default" or a comma-separated list of case names; throws on unknown names.
+// "default", "sockets" (drop and the userspace receivers) or a
+// comma-separated list of case names; throws on unknown names.
 std::vector<LiveCase> parse_live_cases(const std::string& list);
 std::string live_case_help();
 
@@ -32,10 +37,16 @@ struct LiveOptions {
     int gen_cpu = 0;          // the generator's CPU
     int gen_procs = 2;        // generator processes sharing that CPU (see live_generator.hpp)
     int rx_cpu = 1;           // the receiver's NAPI thread (-1: softirq on gen_cpu)
+    int app_cpu = -2;         // the socket receivers' thread (-2: rx_cpu, or gen_cpu when that is -1)
     bool rt = false;          // generator and NAPI thread SCHED_FIFO (ahead of other work)
     size_t frame_len = 64;    // without FCS
     std::string xdpd_binary;  // for the xdpd cases
     bool verbose = true;      // progress on stderr
+    bool sockets = false;     // the userspace receivers' table (received, lost, CPU)
+
+    int app_cpu_or_default() const { return app_cpu != -2 ? app_cpu : rx_cpu >= 0 ? rx_cpu : gen_cpu; }
+    // The receive side's CPUs (NAPI and application), whose time is measured.
+    std::vector<int> receive_cpus() const;
 };
 
 // One counter reading.
@@ -47,6 +58,11 @@ struct LiveSample {
     uint64_t xmit_errors = 0;  // sender veth tx_queue_*_xdp_xmit_errors: ring full, lost
     uint64_t dropped = 0;      // the mechanism's own drop counter
     uint64_t xdp_drops = 0;    // receiver veth rx_queue_*_xdp_drops (any XDP program)
+    uint64_t socket_drops = 0; // socket receivers: what the socket lost (ring/buffer full)
+    double app_cpu_s = 0;      // socket receivers: CPU time of the receiving thread/process
+    double napi_cpu_s = 0;     // CPU time of the receiver's NAPI thread (threaded NAPI only)
+    double cpu_busy_s = 0;     // /proc/stat: non-idle time of the receive side's CPUs
+    double cpu_total_s = 0;    // /proc/stat: all time of those CPUs
 };
 
 struct LiveResult {
@@ -54,6 +70,7 @@ struct LiveResult {
     enum class Status { ok, error } status = Status::ok;
     std::string error;
     std::string where, counter;  // where it runs, which counter
+    bool socket = false;         // a userspace receiver: `dropped` counts what it received
     LiveSample start, end;       // the measured interval
     LiveSample before, after;    // around the whole flood (generator stopped, drained)
 
@@ -70,6 +87,35 @@ struct LiveResult {
     uint64_t total_delivered() const { return after.xmit - before.xmit; }
     uint64_t total_dropped() const { return after.dropped - before.dropped; }
     uint64_t total_sent() const { return after.sent; }
+
+    // The receive side's CPUs during the interval: busy share (1 = one
+    // whole CPU busy), the receiving application's share of one CPU, and
+    // packets counted per busy CPU-second.
+    double cpu_busy() const {
+        return end.cpu_total_s > start.cpu_total_s ? (end.cpu_busy_s - start.cpu_busy_s) /
+                                                         (end.cpu_total_s - start.cpu_total_s) * ncpus
+                                                   : 0;
+    }
+    double app_cpu() const { return seconds() > 0 ? (end.app_cpu_s - start.app_cpu_s) / seconds() : 0; }
+    double napi_cpu() const { return seconds() > 0 ? (end.napi_cpu_s - start.napi_cpu_s) / seconds() : 0; }
+    // The receive side's own CPU time in the interval: NAPI thread +
+    // application (threaded NAPI); else the busy time of its CPUs.
+    double receive_cpu_seconds() const {
+        double own = (end.napi_cpu_s - start.napi_cpu_s) + (end.app_cpu_s - start.app_cpu_s);
+        return end.napi_cpu_s > 0 ? own : end.cpu_busy_s - start.cpu_busy_s;
+    }
+    // Packets counted per CPU-second of the receive side's own time.
+    double mpps_per_cpu() const {
+        double busy = receive_cpu_seconds();
+        return busy > 0 ? double(end.dropped - start.dropped) / busy / 1e6 : 0;
+    }
+    // Of the frames handed to the receiver in the interval, the share its
+    // application did not count (lost in the socket, or on the way to it).
+    double lost_share() const {
+        uint64_t in = end.xmit - start.xmit, got = end.dropped - start.dropped;
+        return in && in > got ? double(in - got) / double(in) : 0;
+    }
+    int ncpus = 1;  // CPUs in receive_cpus()
 };
 
 struct LiveRun {

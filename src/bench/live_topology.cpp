@@ -129,6 +129,27 @@ int LiveTopology::pin_napi() const {
     return pinned;
 }
 
+double LiveTopology::napi_cpu_seconds() const {
+    if (rx_cpu_ < 0) return 0;
+    std::string want = ("napi/" + rx_if_ + "-").substr(0, 15);
+    double total = 0;
+    DIR* d = ::opendir("/proc");
+    if (!d) throw SysError("opendir /proc", errno);
+    while (dirent* e = ::readdir(d)) {
+        char* end;
+        long pid = std::strtol(e->d_name, &end, 10);
+        if (*end || pid <= 0) continue;
+        std::ifstream f(fmt::format("/proc/{}/comm", pid));
+        std::string comm;
+        if (!std::getline(f, comm) || !comm.starts_with(want)) continue;
+        std::ifstream st(fmt::format("/proc/{}/schedstat", pid));
+        unsigned long long ns = 0;
+        if (st >> ns) total += double(ns) / 1e9;
+    }
+    ::closedir(d);
+    return total;
+}
+
 std::string LiveTopology::napi_description() const {
     if (rx_cpu_ < 0) return "receiver NAPI in softirq on the sender's CPU";
     return fmt::format("receiver NAPI threaded, pinned to CPU {}{}", rx_cpu_, rt_ ? ", both SCHED_FIFO" : "");

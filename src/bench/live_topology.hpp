@@ -59,6 +59,9 @@ public:
     // thread when the receiver's NAPI is re-created). Returns how many threads it
     // pinned; 0 with rx_cpu == -1.
     int pin_napi() const;
+    // CPU time the receiver's NAPI threads used so far (schedstat, ns
+    // precision); 0 with rx_cpu == -1 (NAPI in softirq: not a thread).
+    double napi_cpu_seconds() const;
     // "threaded NAPI on CPU 1" or "NAPI in softirq on the sender's CPU".
     std::string napi_description() const;
 

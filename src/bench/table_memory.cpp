@@ -157,7 +157,7 @@ MemoryReport measure_table_memory(const MemoryOptions& o) {
     {
         lab::ScratchDataPlane scratch(o.xdpd_binary, topo.rx().name(), lab::DaemonPaths::for_name(topo.rx().name()));
         const auto& p = scratch.paths();
-        std::ofstream(p.config) << live_xdpd_config(topo.rx_if(), p.socket, p.bpffs, false);
+        std::ofstream(p.config) << live_xdpd_config(topo.rx_if(), p.socket, p.bpffs, XdpdSetup::fw);
         auto t = Clock::now();
         lab::DaemonProcess daemon(o.xdpd_binary, topo.rx().name(), p);
         UniqueFd buckets = open_pin(p.bpffs + "/xdpd_buckets");

@@ -33,5 +33,50 @@ TEST(LiveBench, EveryMechanismDropsAndCountsTheWholeFlood) {
     EXPECT_TRUE(problems.empty()) << ::testing::PrintToString(problems);
 }
 
+// --sockets, 0.5 s per case: every userspace receiver (AF_XDP through xdpd's
+// steer rule and through a bare redirect program, AF_PACKET v3, recvmmsg,
+// testpmd with net_af_packet and net_af_xdp) must count packets of the flood,
+// never more than it was handed, with its CPU measured.
+TEST(LiveBench, SocketReceiversCountTheFlood) {
+    bench::LiveOptions o;
+    o.seconds = 0.5;
+    o.warmup = 0.3;
+    o.gen_cpu = 0;
+    o.rx_cpu = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : -1;
+    o.xdpd_binary = XDPD_BINARY;
+    o.verbose = false;
+    o.sockets = true;
+    auto run = bench::run_live(bench::parse_live_cases("sockets"), o, bench::RunInfo{});
+    ASSERT_EQ(run.results.size(), 7u);
+    for (const auto& r : run.results) {
+        SCOPED_TRACE(r.c.name);
+        if (r.c.name.starts_with("testpmd") && o.rx_cpu < 0) {
+            // testpmd needs two CPUs (main and forwarding lcore): it must say so.
+            EXPECT_EQ(r.status, bench::LiveResult::Status::error);
+            EXPECT_NE(r.error.find("two distinct CPUs"), std::string::npos) << r.error;
+            continue;
+        }
+        ASSERT_EQ(r.status, bench::LiveResult::Status::ok) << r.error;
+        EXPECT_EQ(r.socket, r.c.name != "drop");
+        EXPECT_GT(r.end.dropped, r.start.dropped) << "packets counted during the measured interval";
+        EXPECT_GT(r.total_dropped(), 0u);
+        EXPECT_LE(r.total_delivered(), r.total_sent());
+        EXPECT_GT(r.end.cpu_total_s, r.start.cpu_total_s) << "CPU time of the receive side measured";
+        if (r.socket) {
+            EXPECT_GT(r.end.app_cpu_s, 0.0) << "the receiving application's CPU time";
+        }
+        if (o.rx_cpu >= 0) {
+            EXPECT_GT(r.end.napi_cpu_s, r.start.napi_cpu_s) << "the NAPI thread's CPU time";
+        }
+        EXPECT_GT(r.mpps_per_cpu(), 0.0);
+    }
+    auto problems = bench::check_live(run, 0.01);
+    EXPECT_TRUE(problems.empty()) << ::testing::PrintToString(problems);
+    // The table names the copy-mode caveat and every case.
+    auto table = bench::render_live_table(run, o);
+    EXPECT_NE(table.find("copy mode"), std::string::npos);
+    for (const auto& r : run.results) EXPECT_NE(table.find(r.c.name), std::string::npos);
+}
+
 }  // namespace
 }  // namespace xdpd::test
