@@ -11,7 +11,7 @@ namespace xdpd::cli {
 class XskCommand {
 public:
     explicit XskCommand(CLI::App& app);  // adds `xsk` and its three subcommands
-    bool chosen() const { return *xsk_; }
+    bool chosen() const { return xsk_->parsed(); }
     int run(const Common& c);
 
 private:

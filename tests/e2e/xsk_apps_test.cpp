@@ -17,6 +17,7 @@
 #include "e2e/xsk_apps_support.hpp"
 #include "e2e/xsk_lab.hpp"
 #include "net/udp.hpp"
+#include "util/error.hpp"
 
 namespace xdpd::test {
 namespace {
