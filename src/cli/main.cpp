@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/xsk_cmd.hpp"
 #include "daemon/daemon.hpp"
 #include "lab/lab_run.hpp"
 #include "util/netns.hpp"
@@ -163,6 +164,8 @@ int main(int argc, char** argv) {
     capture->add_flag("-j,--json", common.json, "Summary as one JSON object: on stdout, or on stderr when the capture goes to stdout");
     // ---- end capture ----
 
+    cli::XskCommand xsk_cmd(app);  // xsk rxdrop|l2fwd|echo (src/cli/xsk_cmd.cpp)
+
     app.add_subcommand("detach", "Remove the data plane: detach every program, remove every pin (stops the daemon)");
 
     CLI11_PARSE(app, argc, argv);
@@ -196,6 +199,7 @@ int main(int argc, char** argv) {
             return lab_lb ? xdpd::lab::run_lb_lab(lab_opts) : xdpd::lab::run_lab(lab_opts);
         }
         if (*capture) return cli::cmd_capture(common, cap_opts);  // capture
+        if (xsk_cmd.chosen()) return xsk_cmd.run(common);
         if (app.got_subcommand("detach")) return cli::cmd_detach(common);
     } catch (const std::exception& e) {
         std::cerr << "xdpd: " << e.what() << "\n";

@@ -73,6 +73,10 @@ XskLab::XskLab(XskLabOptions o)
     for (const char* ip : {kPeerIp4, kPeerIp6})
         net::ip_cmd(&dut_, {"neigh", "replace", ip, "lladdr", mac_str(kPeerMac), "dev", dut_if_, "nud", "permanent"});
 
+    if (!o.attach) {
+        for (auto [ns, ifn] : {std::pair{&peer_, peer_if_}, std::pair{&dut_, dut_if_}}) net::wait_link_up(ns, ifn);
+        return;
+    }
     skel_.reset(xsk_redirect_bpf__open());
     if (!skel_) throw SysError("open xsk_redirect", errno);
     skel_->rodata->port = o.port;
@@ -88,6 +92,7 @@ XskLab::XskLab(XskLabOptions o)
 }
 
 XskLab::~XskLab() {
+    if (!skel_) return;
     try {
         in_netns(dut_.name(), [&] { bpf_xdp_detach(dut_ifindex_, XDP_FLAGS_DRV_MODE, nullptr); });
     } catch (const std::exception& e) {

@@ -2,7 +2,7 @@
 // (ordinary kernel UDP sockets) and "dut" (the AF_XDP side), joined by a veth
 // pair with fixed MACs, addresses and permanent neighbour entries (no ARP in
 // the way). The dut end runs tests/data/xsk_redirect.bpf.c natively: UDP to
-// `port` (0: any) goes to the socket in xsks[rx queue]. Everything is removed
+// `port` (0: any) goes to the socket in xsks[rx queue] (unless attach is off). Everything is removed
 // by the destructor, also when a test fails halfway.
 #pragma once
 #include <linux/if_link.h>
@@ -54,6 +54,7 @@ struct XskLabOptions {
     int queues = 1;     // RX and TX queues on both veth ends
     int mtu = 1500;
     uint16_t port = 0;  // UDP destination port redirected (0: all)
+    bool attach = true;  // false: no program on the dut end (e.g. the daemon goes there); no insert()/remove()
 };
 
 class XskLab {
