@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
+#include <csignal>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -12,8 +13,10 @@
 #include <spdlog/spdlog.h>
 
 #include "baseline.skel.h"
+#include "bpf/map.hpp"
 #include "lab/lab_config.hpp"
 #include "util/error.hpp"
+#include "xdpd/abi.h"
 
 namespace xdpd::bench {
 
@@ -96,6 +99,40 @@ uint64_t Xdpd::dropped() {
 
 std::string Xdpd::counter() const {
     return ban_ ? "xdpd stats, reason banned" : "xdpd stats, reason fw_deny";
+}
+
+XdpdCapture::XdpdCapture(const LiveTopology& t, const std::string& bin) : xdpd_(t, bin, XdpdSetup::fw) {
+    const auto& p = xdpd_.paths();
+    capture_.emplace(net::Process::spawn(nullptr, {bin, "--netns", t.rx().name(), "--socket", p.socket, "--bpffs",
+                                                   p.bpffs, "capture", "-w", "/dev/null", "-q"}));
+    // Running once the data plane says so.
+    for (int i = 0; i < 100; ++i) {
+        if (xdpd_.daemon().call({{"cmd", "status"}})["observe"]["capture"].value("active", false)) return;
+        if (!capture_->running())
+            throw std::runtime_error("xdpd capture ended at once: " + capture_->err());
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    throw std::runtime_error("xdpd capture did not switch capturing on within 5 s: " + capture_->err());
+}
+
+XdpdCapture::~XdpdCapture() {
+    if (capture_) {
+        capture_->kill(SIGINT);
+        capture_->wait(std::chrono::seconds(5));
+    }
+}
+
+std::string XdpdCapture::counter() const {
+    uint64_t sent = 0, lost = 0;
+    try {
+        bpf::MapRef m = bpf::MapRef::open_pinned(xdpd_.paths().bpffs + "/xdpd_observe_cpu", "xdpd_observe_cpu");
+        for (const auto& v : bpf::PerCpuMap<__u32, xdpd_observe_cpu>(m).lookup_all(0)) {
+            sent += v.capture_sent;
+            lost += v.capture_lost;
+        }
+    } catch (const std::exception&) {
+    }
+    return fmt::format("{}; capture so far: {} written, {} lost (perf buffer full)", xdpd_.counter(), sent, lost);
 }
 
 Nft::Nft(const LiveTopology& t, NftHook hook)

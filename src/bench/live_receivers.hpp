@@ -22,6 +22,7 @@
 #include "bench/live_topology.hpp"
 #include "bench/nft_ruleset.hpp"
 #include "lab/daemon_process.hpp"
+#include "net/process.hpp"
 #include "util/fd.hpp"
 
 namespace xdpd::bench {
@@ -88,6 +89,21 @@ private:
     std::string mode_ = "?";
     std::optional<lab::ScratchDataPlane> scratch_;
     std::optional<lab::DaemonProcess> daemon_;
+};
+
+// Xdpd (fw) while `xdpd capture -w /dev/null` takes every packet; the
+// counter adds what the capture got (written, lost: perf buffer full).
+class XdpdCapture : public Receiver {
+public:
+    XdpdCapture(const LiveTopology& t, const std::string& xdpd_binary);
+    ~XdpdCapture() override;
+    uint64_t dropped() override { return xdpd_.dropped(); }
+    std::string counter() const override;
+    std::string where() const override { return xdpd_.where() + " + capture of every packet"; }
+
+private:
+    Xdpd xdpd_;
+    std::optional<net::Process> capture_;
 };
 
 class Nft : public Receiver {

@@ -35,6 +35,8 @@ constexpr Known kKnown[] = {
     {"drop", LiveKind::drop, "baseline: native XDP program that only returns XDP_DROP"},
     {"xdpd-fw", LiveKind::xdpd_fw, "the daemon with the lab's config: firewall rule block-attacker denies"},
     {"xdpd-ban", LiveKind::xdpd_ban, "the same plus a shield ban of 10.77.0.3/32 (dropped before the firewall)"},
+    {"xdpd-capture", LiveKind::xdpd_capture,
+     "xdpd-fw while `xdpd capture -w /dev/null` takes every packet (perf buffer): what a running capture costs"},
     {"nft-ingress", LiveKind::nft_ingress, "no XDP; the lab's rules in an nft netdev ingress chain"},
     {"nft-prerouting", LiveKind::nft_prerouting, "no XDP; the lab's rules in an nft inet prerouting chain"},
     {"xsk-rxdrop", LiveKind::xsk_rxdrop,
@@ -87,6 +89,7 @@ std::unique_ptr<Receiver> make_receiver(const LiveCase& c, const LiveTopology& t
         case LiveKind::drop: return std::make_unique<BareDrop>(t);
         case LiveKind::xdpd_fw: return std::make_unique<Xdpd>(t, o.xdpd_binary, XdpdSetup::fw);
         case LiveKind::xdpd_ban: return std::make_unique<Xdpd>(t, o.xdpd_binary, XdpdSetup::ban);
+        case LiveKind::xdpd_capture: return std::make_unique<XdpdCapture>(t, o.xdpd_binary);
         case LiveKind::nft_ingress: return std::make_unique<Nft>(t, NftHook::netdev_ingress);
         case LiveKind::nft_prerouting: return std::make_unique<Nft>(t, NftHook::inet_prerouting);
         case LiveKind::xsk_rxdrop: return std::make_unique<XskRx>(t, o.app_cpu_or_default(), o.xdpd_binary);
@@ -158,6 +161,7 @@ void run_one(const LiveTopology& t, const std::vector<uint8_t>& frame, const Liv
         res.after = run.sample();
         res.after.sent = sent;
     }
+    res.counter = receiver->counter();  // again: some tell what happened during the run
     res.before.sent = 0;
 }
 

@@ -16,7 +16,7 @@
 namespace xdpd::bench {
 
 enum class LiveKind {
-    drop, xdpd_fw, xdpd_ban, nft_ingress, nft_prerouting,
+    drop, xdpd_fw, xdpd_ban, xdpd_capture, nft_ingress, nft_prerouting,
     // receivers that hand the flood to userspace (live_sockets.hpp)
     xsk_rxdrop, xsk_bare, af_packet_v3, recvmmsg, testpmd_af_packet, testpmd_af_xdp
 };
