@@ -3,6 +3,8 @@
 // nftables netdev ingress and inet prerouting) must drop the flood, and its
 // own counter must match the frames the sender's veth handed to the receiver.
 #include <gtest/gtest.h>
+
+#include <regex>
 #include <unistd.h>
 
 #include "bench/live_report.hpp"
@@ -31,6 +33,26 @@ TEST(LiveBench, EveryMechanismDropsAndCountsTheWholeFlood) {
     }
     auto problems = bench::check_live(run, 0.01);
     EXPECT_TRUE(problems.empty()) << ::testing::PrintToString(problems);
+}
+
+// xdpd-capture: the firewall keeps dropping the flood while `xdpd capture`
+// takes every packet, and the capture got packets (written or counted lost).
+TEST(LiveBench, CaptureCaseCountsWhatTheCaptureGot) {
+    bench::LiveOptions o;
+    o.seconds = 1;
+    o.warmup = 0.2;
+    o.gen_cpu = 0;
+    o.rx_cpu = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : -1;
+    o.xdpd_binary = XDPD_BINARY;
+    o.verbose = false;
+    auto run = bench::run_live(bench::parse_live_cases("xdpd-capture"), o, bench::RunInfo{});
+    ASSERT_EQ(run.results.size(), 1u);
+    const auto& r = run.results[0];
+    ASSERT_EQ(r.status, bench::LiveResult::Status::ok) << r.error;
+    EXPECT_GT(r.end.dropped, r.start.dropped);
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(r.counter, m, std::regex(R"(capture so far: (\d+) written, (\d+) lost)"))) << r.counter;
+    EXPECT_GT(std::stoull(m[1]), 0u) << r.counter;
 }
 
 // --sockets, 0.5 s per case: every userspace receiver (AF_XDP through xdpd's
