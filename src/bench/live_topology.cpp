@@ -100,11 +100,10 @@ LiveTopology::LiveTopology(int rx_cpu, bool rt, std::string prefix)
         throw std::runtime_error("no NAPI thread found for " + rx_if_ + " (threaded NAPI not supported?)");
 }
 
-int LiveTopology::pin_napi() const {
-    if (rx_cpu_ < 0) return 0;
+std::vector<std::pair<pid_t, std::string>> LiveTopology::napi_threads() const {
     // Threads are named "napi/IFNAME-NAPIID", cut to 15 characters.
-    std::string want = ("napi/" + rx_if_ + "-").substr(0, 15);
-    int pinned = 0;
+    const std::string want = ("napi/" + rx_if_ + "-").substr(0, 15);
+    std::vector<std::pair<pid_t, std::string>> out;
     DIR* d = ::opendir("/proc");
     if (!d) throw SysError("opendir /proc", errno);
     while (dirent* e = ::readdir(d)) {
@@ -113,40 +112,38 @@ int LiveTopology::pin_napi() const {
         if (*end || pid <= 0) continue;
         std::ifstream f(fmt::format("/proc/{}/comm", pid));
         std::string comm;
-        if (!std::getline(f, comm) || !comm.starts_with(want)) continue;
+        if (std::getline(f, comm) && comm.starts_with(want)) out.emplace_back(pid_t(pid), comm);
+    }
+    ::closedir(d);
+    return out;
+}
+
+int LiveTopology::pin_napi() const {
+    if (rx_cpu_ < 0) return 0;
+    int pinned = 0;
+    for (const auto& [pid, comm] : napi_threads()) {
         cpu_set_t set;
         CPU_ZERO(&set);
         CPU_SET(rx_cpu_, &set);
-        if (sched_setaffinity(pid_t(pid), sizeof set, &set))
+        if (sched_setaffinity(pid, sizeof set, &set))
             throw SysError(fmt::format("pin {} (pid {}) to CPU {}", comm, pid, rx_cpu_), errno);
         sched_param sp{};
         sp.sched_priority = 1;
-        if (rt_ && sched_setscheduler(pid_t(pid), SCHED_FIFO, &sp))
+        if (rt_ && sched_setscheduler(pid, SCHED_FIFO, &sp))
             throw SysError(fmt::format("SCHED_FIFO for {} (pid {})", comm, pid), errno);
         ++pinned;
     }
-    ::closedir(d);
     return pinned;
 }
 
 double LiveTopology::napi_cpu_seconds() const {
     if (rx_cpu_ < 0) return 0;
-    std::string want = ("napi/" + rx_if_ + "-").substr(0, 15);
     double total = 0;
-    DIR* d = ::opendir("/proc");
-    if (!d) throw SysError("opendir /proc", errno);
-    while (dirent* e = ::readdir(d)) {
-        char* end;
-        long pid = std::strtol(e->d_name, &end, 10);
-        if (*end || pid <= 0) continue;
-        std::ifstream f(fmt::format("/proc/{}/comm", pid));
-        std::string comm;
-        if (!std::getline(f, comm) || !comm.starts_with(want)) continue;
+    for (const auto& [pid, comm] : napi_threads()) {
         std::ifstream st(fmt::format("/proc/{}/schedstat", pid));
         unsigned long long ns = 0;
         if (st >> ns) total += double(ns) / 1e9;
     }
-    ::closedir(d);
     return total;
 }
 

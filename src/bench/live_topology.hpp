@@ -14,6 +14,9 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <sys/types.h>
+#include <utility>
+#include <vector>
 
 #include "net/netns.hpp"
 #include "pkt/packet_builder.hpp"
@@ -66,6 +69,8 @@ public:
     std::string napi_description() const;
 
 private:
+    // The receiver veth's NAPI threads: (pid, comm).
+    std::vector<std::pair<pid_t, std::string>> napi_threads() const;
     std::string prefix_;
     net::Netns tx_, rx_;
     std::string tx_if_, rx_if_;
