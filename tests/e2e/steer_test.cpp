@@ -2,7 +2,9 @@
 // on srv0's RX queue (a raw socket in the server namespace, put into the
 // pinned XSKMAP) with the metadata in front, while ping and TCP still reach
 // the server's kernel; a daemon restart keeps the socket receiving.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <net/if.h>
 #include <sched.h>
 
@@ -114,6 +116,30 @@ TEST_F(SteerE2E, UdpToTheSocketWithMetadataOtherTrafficToTheKernel) {
     steer::XskMap(paths_.bpffs).erase(slot, 0);
     EXPECT_EQ(net::udp_exchange_error(lab_.client(), Lab::server_addr(4), 5000, "x", 1s), ECONNREFUSED);
     EXPECT_GE(reason_packets("steer_no_socket"), 1u);
+}
+
+// CPUMAP: TCP to the web server is handed to CPU 1's (or 0's) kernel thread before the
+// stack; connections work through it and the per-CPU counter says it went
+// there. Without the rule, nothing is steered.
+TEST_F(SteerE2E, TcpPinnedToACpuThroughCpumapStillConnects) {
+    const int cpu = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0;  // another CPU than the stack's, when there is one
+    write_config(std::string(kConfig) +
+                 fmt::format("    - {{id: web, action: steer, to: cpu, cpu: {}, proto: tcp, dport: 80}}\n"
+                             "steer:\n  cpus: [{}]\n",
+                             cpu, cpu));
+    start();
+    for (int i = 0; i < 5; ++i) EXPECT_TRUE(tcp(80)) << "connection " << i << " through CPU 1's CPUMAP thread";
+    EXPECT_TRUE(ping(4)) << "other traffic stays on the stack's CPU";
+    const auto st = daemon_->call({{"cmd", "status"}})["steer"];
+    uint64_t on_cpu1 = 0;
+    for (const auto& c : st["cpus"])
+        if (c["cpu"] == cpu) on_cpu1 = c["packets"].get<uint64_t>();
+    EXPECT_GE(on_cpu1, 10u) << st.dump();  // SYN, ACK, data, FIN... of 5 connections
+    EXPECT_EQ(reason_packets("steer_cpu"), on_cpu1);
+    EXPECT_EQ(rule_packets("web"), on_cpu1);
+    const std::string text = daemon_->call({{"cmd", "metrics"}})["text"];
+    EXPECT_NE(text.find(fmt::format("xdpd_steer_cpu_packets_total{{cpu=\"{}\"}} {}\n", cpu, on_cpu1)),
+              std::string::npos) << text.substr(0, 2000);
 }
 
 // Prometheus shows per interface and RX queue what went to the AF_XDP socket
