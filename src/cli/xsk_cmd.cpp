@@ -68,6 +68,7 @@ int XskCommand::run(const Common& c) {
     for (const auto& [sub, kind] : apps_)
         if (*sub) o_.app = kind;
     o_.bpffs = c.bpffs;
+    o_.socket = c.socket;
     if (busy_poll_ >= 0) o_.busy_poll_usecs = busy_poll_;
     o_.json = o_.json || c.json;
     return xskapp::run_app(o_);

@@ -29,6 +29,7 @@ struct AppOptions {
     bool json = false;            // one JSON object per line
     bool quiet = false;           // no per-second lines (summary only)
     std::string bpffs = "/sys/fs/bpf/xdpd";  // where the daemon pinned its maps
+    std::string socket = "/run/xdpd/xdpd.sock";  // the daemon's control socket (asked whether a rule steers)
 };
 
 // Exit code of the apps: 0 after a clean stop (signal, --duration, --count).

@@ -7,9 +7,11 @@
 #include <chrono>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
+#include "api/socket.hpp"
 #include "xskapp/registration.hpp"
 #include "xskapp/system.hpp"
 
@@ -36,6 +38,22 @@ sigset_t stop_signals() {
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     return set;
+}
+
+// Why nothing may arrive: the daemon steers nothing to AF_XDP (no `steer`
+// rule, or its firewall off), or it cannot be asked. Nullopt when a rule steers.
+std::optional<std::string> steer_rule_missing(const AppOptions& o) {
+    nlohmann::json st;
+    try {
+        st = api::call(o.socket, {{"cmd", "status"}});
+    } catch (const std::exception& e) {
+        return fmt::format("could not ask xdpd at {} whether a rule steers to AF_XDP ({}); if nothing arrives, "
+                           "check its config has one (pass the daemon's --socket)",
+                           o.socket, e.what());
+    }
+    if (st.contains("steer") && st["steer"].value("enabled", false)) return std::nullopt;
+    return "xdpd steers nothing to userspace: no firewall rule has `action: steer`, so nothing will arrive.\n" +
+           steer_rule_hint(o.interface);
 }
 
 }  // namespace
@@ -104,6 +122,9 @@ int Runner::run() {
         if (!q->socket().mode_note().empty())
             reporter_.emit({{"event", "note"}, {"queue", q->id()}, {"note", q->socket().mode_note()}},
                            "note: " + q->socket().mode_note());
+
+    // Nothing arrives without a steer rule: ask the daemon (best effort).
+    if (auto why = steer_rule_missing(o_)) reporter_.emit({{"event", "note"}, {"note", *why}}, "note: " + *why);
 
     // One worker per queue; an error in one stops them all and is rethrown.
     std::vector<std::unique_ptr<Handler>> handlers;

@@ -16,9 +16,10 @@ namespace xdpd::test {
 
 using namespace std::chrono_literals;
 
-AppProcess::AppProcess(const std::string& netns, const std::string& bpffs, std::vector<std::string> xsk_args)
+AppProcess::AppProcess(const std::string& netns, const std::string& bpffs, const std::string& socket,
+                       std::vector<std::string> xsk_args)
     : proc_([&] {
-          std::vector<std::string> argv = {XDPD_BINARY, "--netns", netns, "--bpffs", bpffs, "xsk"};
+          std::vector<std::string> argv = {XDPD_BINARY, "--netns", netns, "--bpffs", bpffs, "--socket", socket, "xsk"};
           argv.insert(argv.end(), xsk_args.begin(), xsk_args.end());
           return net::Process::spawn(nullptr, argv);
       }()) {

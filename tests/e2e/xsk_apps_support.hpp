@@ -17,7 +17,8 @@ class AppProcess {
 public:
     // Starts the app and waits for its "start" line (throws with its output
     // when it exits or does not start within 10 s).
-    AppProcess(const std::string& netns, const std::string& bpffs, std::vector<std::string> xsk_args);
+    AppProcess(const std::string& netns, const std::string& bpffs, const std::string& socket,
+               std::vector<std::string> xsk_args);
 
     // Every JSON line printed so far with "event" == name.
     std::vector<nlohmann::json> events(const std::string& name) const;

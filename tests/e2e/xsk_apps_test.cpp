@@ -45,7 +45,7 @@ protected:
         Daemon::TearDown();
     }
     void run_app(std::vector<std::string> args) {
-        app_.emplace(lab_.server().name(), paths_.bpffs, std::move(args));
+        app_.emplace(lab_.server().name(), paths_.bpffs, paths_.socket, std::move(args));
     }
     int echoes(const std::string& tag, int n, int v = 4) {
         return echo_exchanges(lab_.client().name(), Lab::server_addr(v), 5000, tagged_payloads(tag, n));
@@ -242,6 +242,21 @@ TEST_F(XskApp, FillRingStarvationIsReportedAndSurvived) {
 
 // 4. A two-queue veth, the daemon on it: one socket per queue, each queue
 // gets its own traffic, per-queue counters in the JSON.
+// An app on a daemon that steers nothing says so at start (with an example
+// rule); with a steer rule it says nothing of the kind.
+TEST_F(XskApp, WarnsWhenTheDaemonSteersNothing) {
+    run_app({"rxdrop", "-i", "srv0", "--json"});
+    EXPECT_FALSE(app_->wait_events("note", 1, 1s)) << app_->output();
+    app_.reset();
+    write_config("interfaces:\n  - name: srv0\nfirewall:\n  rules:\n    - {id: web, action: allow, proto: tcp, dport: 80}\n");
+    ASSERT_TRUE(daemon_->cli({"reload"}).ok());
+    run_app({"rxdrop", "-i", "srv0", "--json"});
+    ASSERT_TRUE(app_->wait_events("note", 1, 3s)) << app_->output();
+    const std::string note = app_->events("note")[0].value("note", "");
+    EXPECT_NE(note.find("steers nothing"), std::string::npos) << note;
+    EXPECT_NE(note.find("action: steer"), std::string::npos) << note;
+}
+
 TEST(XskAppMultiQueue, OneSocketPerQueueEachGetsTraffic) {
     XskLab lab({.queues = 2, .attach = false});
     lab.steer_tx_queue_by_cpu();
@@ -252,7 +267,7 @@ TEST(XskAppMultiQueue, OneSocketPerQueueEachGetsTraffic) {
                                 << "\nfirewall:\n  rules:\n    - {id: app, action: steer, proto: udp, dport: 5000}\n"
                                 << "daemon:\n  socket: " << paths.socket << "\n  bpffs: " << paths.bpffs << "\n";
     lab::DaemonProcess daemon(XDPD_BINARY, lab.dut().name(), paths);
-    AppProcess app(lab.dut().name(), paths.bpffs, {"rxdrop", "-i", lab.dut_if(), "--json"});
+    AppProcess app(lab.dut().name(), paths.bpffs, paths.socket, {"rxdrop", "-i", lab.dut_if(), "--json"});
     auto q = app.start()["queues"];
     ASSERT_EQ(q.size(), 2u) << app.output();
     EXPECT_EQ(q[0]["queue"], 0);
