@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 
 #include <cstring>
+#include <map>
 #include <thread>
 
 #include "e2e/daemon_fixture.hpp"
@@ -140,6 +141,22 @@ TEST_F(SteerE2E, TcpPinnedToACpuThroughCpumapStillConnects) {
     const std::string text = daemon_->call({{"cmd", "metrics"}})["text"];
     EXPECT_NE(text.find(fmt::format("xdpd_steer_cpu_packets_total{{cpu=\"{}\"}} {}\n", cpu, on_cpu1)),
               std::string::npos) << text.substr(0, 2000);
+}
+
+// Spreading (no `cpu:`): flows go to steer.cpus[flow hash % 2], so 20
+// connections land on both CPUs (all on one: p = 2^-19), each flow on one.
+TEST_F(SteerE2E, TcpFlowsSpreadOverTheCpuList) {
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "spreading needs 2 CPUs (CI has 2)";
+    write_config(std::string(kConfig) + "    - {id: web, action: steer, to: cpu, proto: tcp, dport: 80}\n"
+                                        "steer:\n  cpus: [0, 1]\n");
+    start();
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(tcp(80)) << "connection " << i;
+    std::map<int, uint64_t> packets;
+    const auto st = daemon_->call({{"cmd", "status"}})["steer"];  // named: a range-for over a temporary dangles
+    for (const auto& c : st["cpus"]) packets[c["cpu"].get<int>()] = c["packets"].get<uint64_t>();
+    EXPECT_GT(packets[0], 0u) << st.dump();
+    EXPECT_GT(packets[1], 0u) << st.dump();
+    EXPECT_EQ(packets[0] + packets[1], rule_packets("web"));
 }
 
 // Prometheus shows per interface and RX queue what went to the AF_XDP socket
