@@ -13,14 +13,20 @@
 namespace xdpd::test {
 namespace {
 
-TEST(LiveBench, EveryMechanismDropsAndCountsTheWholeFlood) {
+// A short run: generator on CPU 0, the receiver's NAPI thread on CPU 1 (when there is one).
+bench::LiveOptions short_run(double seconds, double warmup) {
     bench::LiveOptions o;
-    o.seconds = 1;
-    o.warmup = 0.2;
+    o.seconds = seconds;
+    o.warmup = warmup;
     o.gen_cpu = 0;
     o.rx_cpu = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : -1;
     o.xdpd_binary = XDPD_BINARY;
     o.verbose = false;
+    return o;
+}
+
+TEST(LiveBench, EveryMechanismDropsAndCountsTheWholeFlood) {
+    bench::LiveOptions o = short_run(1, 0.2);
     auto run = bench::run_live(bench::parse_live_cases("default"), o, bench::RunInfo{});
     ASSERT_EQ(run.results.size(), 5u);
     for (const auto& r : run.results) {
@@ -38,13 +44,7 @@ TEST(LiveBench, EveryMechanismDropsAndCountsTheWholeFlood) {
 // xdpd-capture: the firewall keeps dropping the flood while `xdpd capture`
 // takes every packet, and the capture got packets (written or counted lost).
 TEST(LiveBench, CaptureCaseCountsWhatTheCaptureGot) {
-    bench::LiveOptions o;
-    o.seconds = 1;
-    o.warmup = 0.2;
-    o.gen_cpu = 0;
-    o.rx_cpu = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : -1;
-    o.xdpd_binary = XDPD_BINARY;
-    o.verbose = false;
+    bench::LiveOptions o = short_run(1, 0.2);
     auto run = bench::run_live(bench::parse_live_cases("xdpd-capture"), o, bench::RunInfo{});
     ASSERT_EQ(run.results.size(), 1u);
     const auto& r = run.results[0];
@@ -60,13 +60,7 @@ TEST(LiveBench, CaptureCaseCountsWhatTheCaptureGot) {
 // testpmd with net_af_packet and net_af_xdp) must count packets of the flood,
 // never more than it was handed, with its CPU measured.
 TEST(LiveBench, SocketReceiversCountTheFlood) {
-    bench::LiveOptions o;
-    o.seconds = 0.5;
-    o.warmup = 0.3;
-    o.gen_cpu = 0;
-    o.rx_cpu = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : -1;
-    o.xdpd_binary = XDPD_BINARY;
-    o.verbose = false;
+    bench::LiveOptions o = short_run(0.5, 0.3);
     o.sockets = true;
     auto run = bench::run_live(bench::parse_live_cases("sockets"), o, bench::RunInfo{});
     ASSERT_EQ(run.results.size(), 7u);
