@@ -405,6 +405,52 @@ TEST_F(Xsk, MultiBufferJumboDatagramArrivesInChainedDescriptors) {
     EXPECT_EQ(port.socket().statistics().rx_dropped, 0u);
 }
 
+// 9b. And the other way: a jumbo frame sent with multi-buffer goes out as
+// chained TX descriptors and reaches a kernel UDP socket whole.
+TEST_F(Xsk, MultiBufferJumboFrameIsSentInChainedDescriptors) {
+    XskLab lab({.mtu = 9000});
+    xsk::Umem umem({.frame_size = 4096, .frame_count = 512});
+    xsk::Port port = make_port(lab, umem, 0, {.socket = {.multi_buffer = true}});
+    ASSERT_TRUE(port.socket().multi_buffer());
+    const size_t free_before = port.frames().available();
+    UniqueFd rx = peer_udp_socket(lab, XskLab::kPeerIp4, 9100);
+    pkt::Mac src, dst;
+    std::copy(std::begin(XskLab::kDutMac), std::end(XskLab::kDutMac), src.begin());
+    std::copy(std::begin(XskLab::kPeerMac), std::end(XskLab::kPeerMac), dst.begin());
+    std::vector<Bytes> frames, payloads;
+    for (size_t len : {8972u, 5000u, 100u}) {
+        frames.push_back(pkt::PacketBuilder()
+                             .eth(src, dst)
+                             .ipv4(XskLab::kDutIp4, XskLab::kPeerIp4)
+                             .udp(9200, 9100)
+                             .payload(len, uint8_t(len))
+                             .build());
+        payloads.push_back(parse_udp(frames.back()).payload);
+    }
+    std::vector<std::span<const uint8_t>> batch(frames.begin(), frames.end());
+    size_t queued = 0;
+    for (auto deadline = Clock::now() + 3s; queued < batch.size() && Clock::now() < deadline;)
+        queued += port.tx_batch(std::span(batch).subspan(queued));
+    ASSERT_EQ(queued, batch.size());
+    std::vector<Bytes> got;
+    while (got.size() < payloads.size()) {
+        pollfd p{rx.get(), POLLIN, 0};
+        if (poll(&p, 1, 2000) <= 0) break;
+        Bytes buf(10000);
+        const ssize_t n = recv(rx.get(), buf.data(), buf.size(), 0);
+        ASSERT_GT(n, 0);
+        buf.resize(size_t(n));
+        got.push_back(std::move(buf));
+    }
+    EXPECT_EQ(got, payloads);
+    for (auto deadline = Clock::now() + 2s; port.tx_in_flight() > 0 && Clock::now() < deadline;) {
+        port.reap_completions();
+        std::this_thread::sleep_for(1ms);
+    }
+    EXPECT_EQ(port.frames().available(), free_before) << "every frame of every chain came back";
+    EXPECT_EQ(port.socket().statistics().tx_invalid_descs, 0u);
+}
+
 // 10. Busy-poll options are set on the socket when asked, and only then.
 TEST_F(Xsk, BusyPollOptionsAreSetWhenAsked) {
     XskLab lab;
