@@ -31,17 +31,6 @@
 namespace xdpd::bench {
 namespace {
 
-double ms_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-
-std::string prog_label(int fd) {
-    bpf_prog_info info{};
-    __u32 len = sizeof info;
-    if (bpf_obj_get_info_by_fd(fd, &info, &len)) return "?";
-    return fmt::format("{} (id {})", info.name, info.id);
-}
-
 // The reason the pipeline recorded for one run of `frame`: proves which path
 // the packet took (a miss must reach the default policy, i.e. visit every tuple).
 __u32 reason_of(const bpf::Pipeline& p, int prog_fd, const Frame& frame) {

@@ -1,5 +1,8 @@
 #include "bench/measure.hpp"
 
+#include <bpf/bpf.h>
+#include <fmt/format.h>
+
 #include <sched.h>
 #include <signal.h>
 
@@ -94,6 +97,17 @@ int pin_to_cpu(int cpu) {
     if (sched_setaffinity(0, sizeof set, &set))
         throw SysError("pin to CPU " + std::to_string(cpu) + " (sched_setaffinity)", errno);
     return cpu;
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string prog_label(int fd) {
+    bpf_prog_info info{};
+    __u32 len = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len)) return "?";
+    return fmt::format("{} (id {})", info.name, info.id);
 }
 
 }  // namespace xdpd::bench

@@ -7,7 +7,9 @@
 #pragma once
 #include <linux/types.h>
 
+#include <chrono>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace xdpd::bench {
@@ -33,6 +35,11 @@ __u32 verdict_of(int prog_fd, const std::vector<uint8_t>& frame);
 Measurement measure(int prog_fd, const std::vector<uint8_t>& frame, const MeasureOptions& opts);
 
 double median(std::vector<double> v);
+
+// Milliseconds since t0 (set-up times in reports).
+double ms_since(std::chrono::steady_clock::time_point t0);
+// "NAME (id N)" of a loaded program, "?" when the kernel does not say.
+std::string prog_label(int prog_fd);
 
 // Pins the calling thread to one CPU (-1: the last CPU it may run on). Returns
 // the CPU. BPF_PROG_TEST_RUN runs the program on the calling CPU.

@@ -46,17 +46,6 @@ const Named kCases[] = {
     {ObserveCase::top_sample, "top-sample", "top_sample = 64: 1 packet in 64 per CPU into xdpd_top_sources"},
 };
 
-double ms_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-
-std::string prog_label(int fd) {
-    bpf_prog_info info{};
-    __u32 len = sizeof info;
-    if (bpf_obj_get_info_by_fd(fd, &info, &len)) return "?";
-    return fmt::format("{} (id {})", info.name, info.id);
-}
-
 // The xdpd_observe value a case runs with.
 xdpd_observe observe_state(ObserveCase c, __u32 snaplen) {
     xdpd_observe o{};
